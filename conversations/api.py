@@ -1,0 +1,124 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from chatproject.openapi import error_responses
+from conversations import selectors, services
+from conversations.serializers import (
+    CreateConversationSerializer,
+    MarkReadSerializer,
+    MemberConversationSerializer,
+    ReadStateSerializer,
+)
+
+
+class ConversationViewSet(viewsets.ViewSet):
+    """Conversations of the signed-in user. Only members see a conversation."""
+
+    def render(self, conversations, **kwargs) -> Response:
+        many = isinstance(conversations, list)
+        return Response(
+            MemberConversationSerializer(conversations, many=many).data, **kwargs
+        )
+
+    @extend_schema(
+        summary="Create a conversation",
+        description='Body: `{"users": ["1","2"]}`, the seed\'s '
+        '`{"users": [{"senderId": "1"}, {"receiverId": "2"}]}`, or '
+        '`{"senderId": "1", "receiverId": "2"}`. The caller is always a member and a '
+        "`senderId` must be the caller. Two users make a direct conversation, unique per pair: "
+        "201 when created, 200 when it already existed. More users make a group (201).",
+        request=CreateConversationSerializer,
+        responses={
+            201: MemberConversationSerializer,
+            200: OpenApiResponse(
+                MemberConversationSerializer, "The existing direct conversation"
+            ),
+            **error_responses(400, 401, 403),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        serializer = CreateConversationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if any(sender_id != request.user.pk for sender_id in data["sender_ids"]):
+            raise PermissionDenied("senderId must be your own user id.")
+        conversation, created = services.create_conversation(
+            creator=request.user,
+            member_ids=data["member_ids"],
+            title=data["title"],
+            kind=data.get("kind"),
+        )
+        conversation = selectors.conversation_for_member(request.user, conversation.pk)
+        return self.render(
+            conversation,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        summary="My conversations",
+        description="The signed-in user's conversations, most recent activity first, with unread "
+        "counts and the last message.",
+        responses={
+            200: MemberConversationSerializer(many=True),
+            **error_responses(401),
+        },
+    )
+    def list(self, request: Request) -> Response:
+        return self.render(selectors.conversations_for_user(request.user))
+
+    @extend_schema(
+        summary="A user's conversations",
+        description="Most recent activity first. A user can list only their own: another "
+        "`userId` is 403.",
+        responses={
+            200: MemberConversationSerializer(many=True),
+            **error_responses(401, 403),
+        },
+    )
+    def for_user(self, request: Request, user_id: int) -> Response:
+        if user_id != request.user.pk:
+            raise PermissionDenied("You can list only your own conversations.")
+        return self.render(selectors.conversations_for_user(request.user))
+
+    @extend_schema(
+        summary="The direct conversation between two users",
+        description="The caller must be one of the two users (403 otherwise); 404 if they have none.",
+        responses={200: MemberConversationSerializer, **error_responses(401, 403, 404)},
+    )
+    def find(
+        self, request: Request, first_user_id: int, second_user_id: int
+    ) -> Response:
+        if request.user.pk not in (first_user_id, second_user_id):
+            raise PermissionDenied(
+                "You can look up only your own direct conversations."
+            )
+        return self.render(
+            selectors.direct_conversation_between(
+                request.user, first_user_id, second_user_id
+            )
+        )
+
+    @extend_schema(
+        summary="Mark a conversation read",
+        description="Moves the caller's read marker forward to `seq` (never back); members "
+        "are told with a live `read` event.",
+        request=MarkReadSerializer,
+        responses={200: ReadStateSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def mark_read(self, request: Request, conversation_id: int) -> Response:
+        serializer = MarkReadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = selectors.membership_for(request.user, conversation_id)
+        last_seq = membership.conversation.last_seq
+        membership = services.mark_read(
+            membership=membership, seq=serializer.validated_data.get("seq", last_seq)
+        )
+        body = {
+            "conversationId": str(conversation_id),
+            "lastReadSeq": membership.last_read_seq,
+            "unreadCount": max(last_seq - membership.last_read_seq, 0),
+        }
+        return Response(body)

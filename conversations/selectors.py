@@ -1,0 +1,80 @@
+"""Reads of conversations used by more than one caller. Each returns
+conversations with `member_ids`, `my_membership` and `last_message` set, in
+a fixed number of queries however many conversations there are."""
+
+from django.db.models import F, Prefetch
+from django.db.models.functions import Coalesce
+from rest_framework.exceptions import NotFound, PermissionDenied
+
+from conversations.models import Conversation, Membership
+from users.models import User
+
+
+def with_details(conversations: list[Conversation], user: User) -> list[Conversation]:
+    from messaging.selectors import last_messages_by_conversation
+
+    last_messages = last_messages_by_conversation(conversations)
+    for conversation in conversations:
+        memberships = conversation.memberships.all()
+        conversation.member_ids = [membership.user_id for membership in memberships]
+        conversation.my_membership = next(
+            (membership for membership in memberships if membership.user_id == user.pk),
+            None,
+        )
+        conversation.last_message = last_messages.get(conversation.pk)
+    return conversations
+
+
+def base_queryset():
+    return Conversation.objects.prefetch_related(
+        Prefetch(
+            "memberships", queryset=Membership.objects.order_by("joined_at", "user_id")
+        )
+    )
+
+
+def conversations_for_user(user: User) -> list[Conversation]:
+    """The user's conversations, most recent activity first."""
+    conversations = list(
+        base_queryset()
+        .filter(memberships__user=user)
+        .order_by(Coalesce("last_message_at", "created_at").desc(), F("id").desc())
+    )
+    return with_details(conversations, user)
+
+
+def conversation_for_member(user: User, conversation_id: int) -> Conversation:
+    """The conversation with its details; 404 if there is none, 403 if the
+    user is not a member."""
+    conversation = base_queryset().filter(pk=conversation_id).first()
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    with_details([conversation], user)
+    if conversation.my_membership is None:
+        raise PermissionDenied("You are not a member of this conversation.")
+    return conversation
+
+
+def membership_for(user: User, conversation_id: int) -> Membership:
+    """The user's membership, with its conversation, in one query; 404 if the
+    conversation does not exist, 403 if the user is not a member."""
+    membership = (
+        Membership.objects.select_related("conversation")
+        .filter(conversation_id=conversation_id, user=user)
+        .first()
+    )
+    if membership is not None:
+        return membership
+    if Conversation.objects.filter(pk=conversation_id).exists():
+        raise PermissionDenied("You are not a member of this conversation.")
+    raise NotFound("No such conversation.")
+
+
+def direct_conversation_between(
+    user: User, first_user_id: int, second_user_id: int
+) -> Conversation:
+    key = Conversation.direct_key_for(first_user_id, second_user_id)
+    conversation = base_queryset().filter(direct_key=key).first()
+    if conversation is None:
+        raise NotFound("These users have no direct conversation.")
+    return with_details([conversation], user)[0]

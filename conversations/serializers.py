@@ -1,0 +1,154 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from conversations.models import Conversation
+from messaging.serializers import IdField, MessageSerializer
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    """A conversation as every member sees it (and as live events carry it).
+    Expects `member_ids` set by conversations.selectors."""
+
+    id = serializers.CharField(read_only=True)
+    users = serializers.SerializerMethodField(help_text="Ids of the members.")
+    createdBy = serializers.CharField(
+        source="created_by_id", read_only=True, allow_null=True
+    )
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    lastMessageAt = serializers.DateTimeField(
+        source="last_message_at", read_only=True, allow_null=True
+    )
+    lastSeq = serializers.IntegerField(source="last_seq", read_only=True)
+    lastVersion = serializers.IntegerField(source="last_version", read_only=True)
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "users",
+            "kind",
+            "title",
+            "createdBy",
+            "createdAt",
+            "lastMessageAt",
+            "lastSeq",
+            "lastVersion",
+        ]
+        read_only_fields = fields
+
+    def get_users(self, conversation: Conversation) -> list[str]:
+        return [str(user_id) for user_id in conversation.member_ids]
+
+
+class MemberConversationSerializer(ConversationSerializer):
+    """A conversation as the signed-in member sees it: with their read marker,
+    unread count and the newest message. Expects conversations.selectors'
+    `my_membership` and `last_message`."""
+
+    lastReadSeq = serializers.SerializerMethodField()
+    unreadCount = serializers.SerializerMethodField()
+    lastMessage = MessageSerializer(
+        source="last_message", read_only=True, allow_null=True
+    )
+
+    class Meta(ConversationSerializer.Meta):
+        fields = [
+            *ConversationSerializer.Meta.fields,
+            "lastReadSeq",
+            "unreadCount",
+            "lastMessage",
+        ]
+        read_only_fields = fields
+
+    def get_lastReadSeq(self, conversation: Conversation) -> int:
+        membership = conversation.my_membership
+        return membership.last_read_seq if membership else 0
+
+    def get_unreadCount(self, conversation: Conversation) -> int:
+        return max(conversation.last_seq - self.get_lastReadSeq(conversation), 0)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": "^[0-9]+$", "description": "A user id"},
+            {
+                "type": "object",
+                "description": 'The seed\'s form: {"senderId": id} or {"receiverId": id}',
+                "properties": {
+                    "senderId": {"type": "string"},
+                    "receiverId": {"type": "string"},
+                },
+            },
+        ]
+    }
+)
+class ParticipantField(serializers.Field):
+    """One entry of `users`: an id, or the seed's {"senderId"} / {"receiverId"} object."""
+
+    default_error_messages = {
+        "invalid": 'Expected a user id or {"senderId"/"receiverId": id}.'
+    }
+
+    def to_internal_value(self, data) -> dict:
+        if isinstance(data, dict):
+            roles = {
+                key: data[key] for key in ("senderId", "receiverId") if key in data
+            }
+            if len(roles) != 1 or len(data) != 1:
+                self.fail("invalid")
+            role, value = next(iter(roles.items()))
+            return {"id": IdField().run_validation(value), "role": role}
+        return {"id": IdField().run_validation(data), "role": None}
+
+    def to_representation(self, value):
+        return value
+
+
+class CreateConversationSerializer(serializers.Serializer):
+    """Accepts `{"users": ["1","2"]}`, the seed's
+    `{"users": [{"senderId": "1"}, {"receiverId": "2"}]}` and
+    `{"senderId": "1", "receiverId": "2"}`. The caller is always a member."""
+
+    users = serializers.ListField(
+        child=ParticipantField(), required=False, max_length=1000
+    )
+    senderId = IdField(required=False, help_text="Must be the signed-in user's id.")
+    receiverId = IdField(required=False)
+    title = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, default=""
+    )
+    kind = serializers.ChoiceField(
+        choices=Conversation.Kind.choices,
+        required=False,
+        help_text="Defaults to direct for two users and group for more.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        participants = list(attrs.get("users", []))
+        if "senderId" in attrs:
+            participants.append({"id": attrs["senderId"], "role": "senderId"})
+        if "receiverId" in attrs:
+            participants.append({"id": attrs["receiverId"], "role": "receiverId"})
+        if not participants:
+            raise serializers.ValidationError(
+                {"users": ["List the users of the conversation."]}
+            )
+        attrs["member_ids"] = [participant["id"] for participant in participants]
+        attrs["sender_ids"] = [p["id"] for p in participants if p["role"] == "senderId"]
+        return attrs
+
+
+class MarkReadSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(
+        min_value=0,
+        max_value=2**62,
+        required=False,
+        help_text="Read up to this seq; omitted: up to the newest message.",
+    )
+
+
+class ReadStateSerializer(serializers.Serializer):
+    conversationId = serializers.CharField()
+    lastReadSeq = serializers.IntegerField()
+    unreadCount = serializers.IntegerField()

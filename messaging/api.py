@@ -1,0 +1,185 @@
+from urllib.parse import urlencode
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import viewsets
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from chatproject.openapi import error_responses
+from conversations.selectors import membership_for
+from messaging import selectors, services
+from messaging.serializers import (
+    EditMessageSerializer,
+    HistoryQuerySerializer,
+    MessageSerializer,
+    SendMessageSerializer,
+)
+
+LINK_HEADER = OpenApiParameter(
+    "Link",
+    str,
+    location=OpenApiParameter.HEADER,
+    response=True,
+    description='RFC 8288 links to the neighbouring pages: rel="prev" (older), rel="next" (newer).',
+)
+
+
+def page_link(request: Request, rel: str, **query) -> str:
+    url = request.build_absolute_uri(request.path) + "?" + urlencode(query)
+    return f'<{url}>; rel="{rel}"'
+
+
+def history_links(
+    request: Request, query: dict, messages: list, more: bool
+) -> list[str]:
+    limit = query["limit"]
+    if "sinceVersion" in query:
+        if more:
+            return [
+                page_link(
+                    request, "next", sinceVersion=messages[-1].version, limit=limit
+                )
+            ]
+        return []
+    links = []
+    older_exist = (
+        more if "after" not in query else bool(messages) and messages[0].seq > 1
+    )
+    newer_exist = more if "after" in query else "before" in query
+    if messages and older_exist:
+        links.append(page_link(request, "prev", before=messages[0].seq, limit=limit))
+    if newer_exist:
+        cursor = (
+            messages[-1].seq
+            if messages
+            else query.get("after", query.get("before", 1) - 1)
+        )
+        links.append(page_link(request, "next", after=cursor, limit=limit))
+    return links
+
+
+class MessageViewSet(viewsets.ViewSet):
+    """Messages. Only members of a conversation read it or post to it."""
+
+    @extend_schema(
+        summary="Send a message",
+        description="`sender` must be the signed-in user, who must be a member of the "
+        "conversation. Answers 200 with the stored message (as the seed documents). Sending is "
+        "idempotent with `clientMessageId` (or an `Idempotency-Key` header): a retry returns the "
+        "first message and stores nothing new.",
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="Used as clientMessageId when the body has none.",
+            )
+        ],
+        request=SendMessageSerializer,
+        responses={
+            200: MessageSerializer,
+            **error_responses(400, 401, 403, 404, 409, 413, 422),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        serializer = SendMessageSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data["sender"] != request.user.pk:
+            raise PermissionDenied("sender must be your own user id.")
+        membership = membership_for(request.user, data["conversationId"])
+        client_message_id = data.get("clientMessageId") or request.headers.get(
+            "Idempotency-Key"
+        )
+        message, _ = services.send_message(
+            sender=request.user,
+            conversation=membership.conversation,
+            text=data["text"],
+            client_message_id=(client_message_id or "")[:64] or None,
+            client_timestamp=data.get("clientTimestamp"),
+        )
+        return Response(MessageSerializer(message).data)
+
+    @extend_schema(
+        summary="A conversation's messages",
+        description="A JSON array in ascending `seq` order: by default the newest `limit` "
+        "messages. `before=S` pages back (older than seq S), `after=S` forward; the `Link` header "
+        "gives the neighbouring pages. `sinceVersion=V` returns what changed after version V, in "
+        "version order (new, edited and deleted messages, each once in its latest state), for "
+        "catching up.",
+        parameters=[HistoryQuerySerializer, LINK_HEADER],
+        responses={
+            200: MessageSerializer(many=True),
+            **error_responses(400, 401, 403, 404),
+        },
+    )
+    def history(self, request: Request, conversation_id: int) -> Response:
+        serializer = HistoryQuerySerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        query = serializer.validated_data
+        membership_for(request.user, conversation_id)
+        if "sinceVersion" in query:
+            messages, more = selectors.changes_since(
+                conversation_id, query["sinceVersion"], limit=query["limit"]
+            )
+        else:
+            messages, more = selectors.history_page(
+                conversation_id,
+                limit=query["limit"],
+                before=query.get("before"),
+                after=query.get("after"),
+            )
+        headers = {}
+        links = history_links(request, query, messages, more)
+        if links:
+            headers["Link"] = ", ".join(links)
+        return Response(MessageSerializer(messages, many=True).data, headers=headers)
+
+    def own_message(self, request: Request, conversation_id: int, message_id: int):
+        membership_for(request.user, conversation_id)
+        message = (
+            selectors.messages_queryset()
+            .filter(pk=message_id, conversation_id=conversation_id)
+            .first()
+        )
+        if message is None:
+            raise NotFound("No such message in this conversation.")
+        return message
+
+    @extend_schema(
+        summary="Edit one of my messages",
+        request=EditMessageSerializer,
+        responses={
+            200: MessageSerializer,
+            **error_responses(400, 401, 403, 404, 409, 422),
+        },
+    )
+    def partial_update(
+        self, request: Request, conversation_id: int, message_id: int
+    ) -> Response:
+        serializer = EditMessageSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = self.own_message(request, conversation_id, message_id)
+        message = services.edit_message(
+            actor=request.user, message=message, text=serializer.validated_data["text"]
+        )
+        return Response(MessageSerializer(message).data)
+
+    @extend_schema(
+        summary="Delete one of my messages",
+        description="The message stays as a tombstone (empty text, `deletedAt` set) so that "
+        "history keeps its seq and clients syncing by version see the deletion.",
+        request=None,
+        responses={
+            200: OpenApiResponse(MessageSerializer, "The tombstone"),
+            **error_responses(401, 403, 404, 409),
+        },
+    )
+    def destroy(
+        self, request: Request, conversation_id: int, message_id: int
+    ) -> Response:
+        message = self.own_message(request, conversation_id, message_id)
+        message = services.delete_message(actor=request.user, message=message)
+        return Response(MessageSerializer(message).data)

@@ -1,0 +1,107 @@
+from django.conf import settings
+from rest_framework import serializers
+
+from messaging.models import Message
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    """The message shape of the REST API and of every live event."""
+
+    id = serializers.CharField(read_only=True)
+    conversationId = serializers.CharField(source="conversation_id", read_only=True)
+    sender = serializers.CharField(
+        source="sender_id",
+        read_only=True,
+        allow_null=True,
+        help_text="null for system messages",
+    )
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    editedAt = serializers.DateTimeField(
+        source="edited_at", read_only=True, allow_null=True
+    )
+    deletedAt = serializers.DateTimeField(
+        source="deleted_at",
+        read_only=True,
+        allow_null=True,
+        help_text="Set on a deleted message (a tombstone: its text is empty).",
+    )
+    clientMessageId = serializers.CharField(
+        source="client_message_id", read_only=True, allow_null=True
+    )
+    clientTimestamp = serializers.DateTimeField(
+        source="client_timestamp", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "conversationId",
+            "sender",
+            "text",
+            "kind",
+            "seq",
+            "version",
+            "createdAt",
+            "editedAt",
+            "deletedAt",
+            "clientMessageId",
+            "clientTimestamp",
+        ]
+        read_only_fields = fields
+
+
+class IdField(serializers.RegexField):
+    """An id as the API writes it: a string of digits (a JSON number is accepted too)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(r"^[0-9]{1,18}$", **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = str(data)
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+class SendMessageSerializer(serializers.Serializer):
+    conversationId = IdField()
+    sender = IdField(help_text="Must be the signed-in user's id.")
+    text = serializers.CharField(
+        trim_whitespace=False,
+        help_text="At most CHAT_MESSAGE_MAX_LENGTH characters (4000).",
+    )
+    clientMessageId = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=64,
+        help_text="Makes the send idempotent: a retry with the same id returns the first message.",
+    )
+    clientTimestamp = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class EditMessageSerializer(serializers.Serializer):
+    text = serializers.CharField(trim_whitespace=False)
+
+
+class HistoryQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=settings.CHAT_HISTORY_MAX_LIMIT,
+        default=settings.CHAT_HISTORY_DEFAULT_LIMIT,
+    )
+    before = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+    after = serializers.IntegerField(required=False, min_value=0, max_value=2**62)
+    sinceVersion = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**62
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        given = [name for name in ("before", "after", "sinceVersion") if name in attrs]
+        if len(given) > 1:
+            raise serializers.ValidationError(
+                f"Use one of before, after, sinceVersion, not {given}."
+            )
+        return attrs

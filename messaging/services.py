@@ -1,0 +1,197 @@
+"""Writes to messages: send, edit, delete, bulk import. The REST API, the
+WebSocket consumer, the admin and management commands all call these."""
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import PermissionDenied, ValidationError
+
+from chatproject.errors import ApiError
+from conversations.models import Conversation
+from conversations.services import advance_counters, mark_sender_read
+from messaging import events
+from messaging.models import Message
+from users.models import User
+
+
+def validate_text(text: str) -> str:
+    if not text or not text.strip():
+        raise ValidationError({"text": ["A message needs some text."]})
+    limit = settings.CHAT_MESSAGE_MAX_LENGTH
+    if len(text) > limit:
+        raise ApiError(
+            422,
+            "message_too_long",
+            f"A message has at most {limit} characters.",
+            {"maxLength": limit, "length": len(text)},
+        )
+    return text
+
+
+def first_send(
+    sender: User, client_message_id: str, conversation_id: int, text: str
+) -> Message | None:
+    """The message an earlier send with this client id stored, if any. A
+    client id reused for a different conversation or text is a client bug,
+    answered with 409 rather than silently returning an unrelated message."""
+    message = Message.objects.filter(
+        sender=sender, client_message_id=client_message_id
+    ).first()
+    if message is not None and (
+        message.conversation_id != conversation_id or message.text != text
+    ):
+        raise ApiError(
+            409,
+            "client_message_id_reused",
+            "This clientMessageId was already used for a different message.",
+            {"clientMessageId": client_message_id, "messageId": str(message.pk)},
+        )
+    return message
+
+
+def send_message(
+    *,
+    sender: User | None,
+    conversation: Conversation,
+    text: str,
+    client_message_id: str | None = None,
+    client_timestamp: datetime | None = None,
+    kind: str = Message.Kind.TEXT,
+) -> tuple[Message, bool]:
+    """Store a message and announce it after commit. Returns (message, created).
+
+    The caller has checked that `sender` is a member. A retry with the same
+    `client_message_id` returns the first message and stores nothing: the
+    unique (sender, client_message_id) constraint settles concurrent retries.
+    """
+    validate_text(text)
+    if client_message_id and sender is not None:
+        existing = first_send(sender, client_message_id, conversation.pk, text)
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            seq, version = advance_counters(conversation.pk, new_message=True, at=now)
+            message = Message.objects.create(
+                conversation=conversation,
+                sender=sender,
+                seq=seq,
+                version=version,
+                text=text,
+                kind=kind,
+                client_message_id=client_message_id or None,
+                client_timestamp=client_timestamp,
+            )
+            if sender is not None:
+                mark_sender_read(conversation.pk, sender.pk, seq)
+            events.publish_message_created(message)
+    except IntegrityError:
+        if not client_message_id or sender is None:
+            raise
+        existing = first_send(sender, client_message_id, conversation.pk, text)
+        if existing is None:
+            raise
+        return existing, False
+    conversation.last_seq, conversation.last_version, conversation.last_message_at = (
+        seq,
+        version,
+        now,
+    )
+    return message, True
+
+
+def locked_for_change(message: Message, actor: User, *, staff_may: bool) -> Message:
+    """Check that `actor` may change the message (its sender; for deletion
+    also staff, who moderate), then take the conversation's next version. Runs inside the caller's transaction; the message is read
+    again after the conversation row is locked, so two concurrent changes
+    cannot both act on the same state."""
+    if message.sender_id != actor.pk and not (staff_may and actor.is_staff):
+        raise PermissionDenied("Only the sender can change a message.")
+    _, version = advance_counters(
+        message.conversation_id, new_message=False, at=timezone.now()
+    )
+    current = Message.objects.select_related("sender").get(pk=message.pk)
+    if current.deleted_at is not None:
+        raise ApiError(409, "message_deleted", "The message was deleted.")
+    if current.kind != Message.Kind.TEXT:
+        raise PermissionDenied("System messages cannot be changed.")
+    current.version = version
+    return current
+
+
+@transaction.atomic
+def edit_message(*, actor: User, message: Message, text: str) -> Message:
+    validate_text(text)
+    current = locked_for_change(message, actor, staff_may=False)
+    current.text = text
+    current.edited_at = timezone.now()
+    current.save(update_fields=["text", "edited_at", "version"])
+    events.publish_message_updated(current)
+    return current
+
+
+@transaction.atomic
+def delete_message(*, actor: User, message: Message) -> Message:
+    """Delete by tombstone: the row stays (keeping seq gap-free and letting
+    clients that sync by version see the deletion) but its text is erased."""
+    current = locked_for_change(message, actor, staff_may=True)
+    current.text = ""
+    current.deleted_at = timezone.now()
+    current.save(update_fields=["text", "deleted_at", "version"])
+    events.publish_message_deleted(current)
+    return current
+
+
+def import_messages(
+    *,
+    conversation: Conversation,
+    senders: list[User],
+    texts: Iterable[str],
+    batch_size: int = 5000,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Bulk-load messages (demo data, benchmarks) with correct seq and version,
+    cycling through `senders`. Announces nothing: no one is watching a load.
+    Each batch is one transaction holding the conversation lock."""
+    loaded = 0
+    batch: list[str] = []
+
+    def flush() -> None:
+        nonlocal loaded
+        with transaction.atomic():
+            locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            now = timezone.now()
+            Message.objects.bulk_create(
+                [
+                    Message(
+                        conversation_id=conversation.pk,
+                        sender=senders[(loaded + offset) % len(senders)],
+                        seq=locked.last_seq + offset + 1,
+                        version=locked.last_version + offset + 1,
+                        text=text,
+                    )
+                    for offset, text in enumerate(batch)
+                ],
+                batch_size=batch_size,
+            )
+            Conversation.objects.filter(pk=conversation.pk).update(
+                last_seq=locked.last_seq + len(batch),
+                last_version=locked.last_version + len(batch),
+                last_message_at=now,
+            )
+        loaded += len(batch)
+        if on_batch is not None:
+            on_batch(len(batch))
+        batch.clear()
+
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return loaded

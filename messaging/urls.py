@@ -1,0 +1,20 @@
+from django.urls import path, register_converter
+
+from chatproject.converters import IdConverter
+from messaging.api import MessageViewSet
+
+register_converter(IdConverter, "id")
+
+urlpatterns = [
+    path("messages", MessageViewSet.as_view({"post": "create"}), name="message-send"),
+    path(
+        "messages/<id:conversation_id>",
+        MessageViewSet.as_view({"get": "history"}),
+        name="message-history",
+    ),
+    path(
+        "messages/<id:conversation_id>/<id:message_id>",
+        MessageViewSet.as_view({"patch": "partial_update", "delete": "destroy"}),
+        name="message-detail",
+    ),
+]

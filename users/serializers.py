@@ -1,0 +1,59 @@
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from users.models import User
+
+
+class UserSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True)
+    displayName = serializers.CharField(source="name", read_only=True)
+    isBot = serializers.BooleanField(source="is_bot", read_only=True)
+    lastSeenAt = serializers.DateTimeField(
+        source="last_seen_at", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "displayName", "isBot", "lastSeenAt"]
+        read_only_fields = fields
+
+
+class SignUpSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]{1,150}$", max_length=150)
+    password = serializers.CharField(
+        write_only=True, max_length=128, trim_whitespace=False
+    )
+    displayName = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, default=""
+    )
+
+    def validate_username(self, value: str) -> str:
+        if User.objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError("That username is taken.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        try:
+            validate_password(attrs["password"], User(username=attrs["username"]))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        return attrs
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    name = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A label for the token, e.g. the device it is for.",
+    )
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="The key; shown once, store it.")
+    tokenPrefix = serializers.CharField(help_text="First characters of the key.")
+    user = UserSerializer()

@@ -1,0 +1,14 @@
+from django.urls import path, register_converter
+
+from chatproject.converters import IdConverter
+from users import api
+
+register_converter(IdConverter, "id")
+
+urlpatterns = [
+    path("users", api.UserDirectoryView.as_view(), name="user-directory"),
+    path("users/me", api.CurrentUserView.as_view(), name="user-me"),
+    path("users/<id:pk>", api.UserDetailView.as_view(), name="user-detail"),
+    path("auth/signup", api.SignUpView.as_view(), name="auth-signup"),
+    path("auth/token", api.TokenView.as_view(), name="auth-token"),
+]
