@@ -1,3 +1,9 @@
+"""Path converters shared by every app's urls; importing this module
+registers them once."""
+
+from django.urls import register_converter
+
+
 class IdConverter:
     """Database ids in paths: digits only, small enough for a 64-bit column."""
 
@@ -8,3 +14,6 @@ class IdConverter:
 
     def to_url(self, value: int) -> str:
         return str(value)
+
+
+register_converter(IdConverter, "id")

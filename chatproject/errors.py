@@ -74,9 +74,7 @@ class ApiError(exceptions.APIException):
     """An API error with its own status, code and details (e.g. a 409 when an
     idempotency key is reused for a different message)."""
 
-    def __init__(
-        self, status_code: int, code: str, message: str, details: dict | None = None
-    ):
+    def __init__(self, status_code: int, code: str, message: str, details: dict | None = None):
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.error_code = code
@@ -87,9 +85,7 @@ def envelope_for_exception(request: HttpRequest, exc: Exception) -> JsonResponse
     """The envelope for an exception raised outside a DRF view."""
     exc = translate_exception(exc)
     if not isinstance(exc, exceptions.APIException):
-        logger.error(
-            "Unhandled exception on %s %s", request.method, request.path, exc_info=exc
-        )
+        logger.error("Unhandled exception on %s %s", request.method, request.path, exc_info=exc)
         return envelope_response(request, 500)
     request_id = getattr(request, "request_id", "-")
     code = exc.error_code if isinstance(exc, ApiError) else exc.default_code
@@ -111,9 +107,7 @@ def translate_exception(exc: Exception) -> Exception:
         return exceptions.ParseError("The request was malformed.")
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.error("Database unavailable: %s", exc)
-        return ApiError(
-            503, "service_unavailable", "The database is unavailable; retry shortly."
-        )
+        return ApiError(503, "service_unavailable", "The database is unavailable; retry shortly.")
     return exc
 
 
@@ -143,9 +137,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(exc, exceptions.ValidationError):
         code = "validation_error"
         details = {
-            "fields": exc.detail
-            if isinstance(exc.detail, dict)
-            else {"nonField": exc.detail}
+            "fields": exc.detail if isinstance(exc.detail, dict) else {"nonField": exc.detail}
         }
         message = flatten_message(exc.detail)
     else:

@@ -6,8 +6,8 @@ import uuid
 
 from django.http import HttpRequest, HttpResponse
 
-from chatproject.request_context import current_request_id
 from chatproject.errors import envelope_for_exception, envelope_response, is_api_path
+from chatproject.request_context import current_request_id
 
 INCOMING_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -21,9 +21,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = (
-            incoming if INCOMING_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        )
+        request_id = incoming if INCOMING_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         token = current_request_id.set(request_id)
         try:
@@ -53,9 +51,7 @@ class ApiErrorEnvelopeMiddleware:
             return envelope_response(request, response.status_code)
         return response
 
-    def process_exception(
-        self, request: HttpRequest, exception: Exception
-    ) -> HttpResponse | None:
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_path(request.path):
             return None
         return envelope_for_exception(request, exception)

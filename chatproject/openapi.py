@@ -25,8 +25,6 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     """The envelope for each status, plus the errors any endpoint can give."""
     every = {*statuses, 500, 503}
     return {
-        code: OpenApiResponse(
-            response=ErrorEnvelope, description=HTTPStatus(code).phrase
-        )
+        code: OpenApiResponse(response=ErrorEnvelope, description=HTTPStatus(code).phrase)
         for code in sorted(every)
     }

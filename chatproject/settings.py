@@ -50,9 +50,7 @@ DEBUG = env_bool("DJANGO_DEBUG", True)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off."
-        )
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off.")
     warnings.warn(
         "DJANGO_SECRET_KEY is not set: using a generated development key from var/.",
         stacklevel=1,
@@ -147,9 +145,7 @@ if REDIS_URL:
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "1000")),
                 "expiry": 60,
-                "group_expiry": int(
-                    os.environ.get("CHANNEL_LAYER_GROUP_EXPIRY", "3600")
-                ),
+                "group_expiry": int(os.environ.get("CHANNEL_LAYER_GROUP_EXPIRY", "3600")),
             },
         }
     }
@@ -164,9 +160,7 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {
-        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
-    },
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -230,9 +224,7 @@ CHAT_MESSAGE_MAX_LENGTH = int(os.environ.get("CHAT_MESSAGE_MAX_LENGTH", "4000"))
 CHAT_HISTORY_DEFAULT_LIMIT = 50
 CHAT_HISTORY_MAX_LIMIT = 200
 CHAT_GROUP_MAX_MEMBERS = int(os.environ.get("CHAT_GROUP_MAX_MEMBERS", "500"))
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(
-    os.environ.get("CHAT_MAX_BODY_BYTES", str(256 * 1024))
-)
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("CHAT_MAX_BODY_BYTES", str(256 * 1024)))
 
 # Production hardening ----------------------------------------------------------
 
@@ -250,9 +242,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "chatproject.request_context.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {
-            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-        }
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
     },
     "handlers": {
         "console": {

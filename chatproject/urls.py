@@ -9,9 +9,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path(
-        "api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"
-    ),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("users.urls")),
     path("api/", include("conversations.urls")),
     path("api/", include("messaging.urls")),

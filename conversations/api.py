@@ -19,9 +19,7 @@ class ConversationViewSet(viewsets.ViewSet):
 
     def render(self, conversations, **kwargs) -> Response:
         many = isinstance(conversations, list)
-        return Response(
-            MemberConversationSerializer(conversations, many=many).data, **kwargs
-        )
+        return Response(MemberConversationSerializer(conversations, many=many).data, **kwargs)
 
     @extend_schema(
         summary="Create a conversation",
@@ -33,9 +31,7 @@ class ConversationViewSet(viewsets.ViewSet):
         request=CreateConversationSerializer,
         responses={
             201: MemberConversationSerializer,
-            200: OpenApiResponse(
-                MemberConversationSerializer, "The existing direct conversation"
-            ),
+            200: OpenApiResponse(MemberConversationSerializer, "The existing direct conversation"),
             **error_responses(400, 401, 403),
         },
     )
@@ -85,20 +81,15 @@ class ConversationViewSet(viewsets.ViewSet):
 
     @extend_schema(
         summary="The direct conversation between two users",
-        description="The caller must be one of the two users (403 otherwise); 404 if they have none.",
+        description="The caller must be one of the two users (403 otherwise); "
+        "404 if they have none.",
         responses={200: MemberConversationSerializer, **error_responses(401, 403, 404)},
     )
-    def find(
-        self, request: Request, first_user_id: int, second_user_id: int
-    ) -> Response:
+    def find(self, request: Request, first_user_id: int, second_user_id: int) -> Response:
         if request.user.pk not in (first_user_id, second_user_id):
-            raise PermissionDenied(
-                "You can look up only your own direct conversations."
-            )
+            raise PermissionDenied("You can look up only your own direct conversations.")
         return self.render(
-            selectors.direct_conversation_between(
-                request.user, first_user_id, second_user_id
-            )
+            selectors.direct_conversation_between(request.user, first_user_id, second_user_id)
         )
 
     @extend_schema(

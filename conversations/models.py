@@ -80,13 +80,9 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["conversation", "user"], name="one_membership_per_user"
-            )
+            models.UniqueConstraint(fields=["conversation", "user"], name="one_membership_per_user")
         ]
-        indexes = [
-            models.Index(fields=["user", "conversation"], name="membership_by_user")
-        ]
+        indexes = [models.Index(fields=["user", "conversation"], name="membership_by_user")]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.conversation}"

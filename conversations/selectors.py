@@ -27,9 +27,7 @@ def with_details(conversations: list[Conversation], user: User) -> list[Conversa
 
 def base_queryset():
     return Conversation.objects.prefetch_related(
-        Prefetch(
-            "memberships", queryset=Membership.objects.order_by("joined_at", "user_id")
-        )
+        Prefetch("memberships", queryset=Membership.objects.order_by("joined_at", "user_id"))
     )
 
 

@@ -11,9 +11,7 @@ class ConversationSerializer(serializers.ModelSerializer):
 
     id = serializers.CharField(read_only=True)
     users = serializers.SerializerMethodField(help_text="Ids of the members.")
-    createdBy = serializers.CharField(
-        source="created_by_id", read_only=True, allow_null=True
-    )
+    createdBy = serializers.CharField(source="created_by_id", read_only=True, allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastMessageAt = serializers.DateTimeField(
         source="last_message_at", read_only=True, allow_null=True
@@ -47,9 +45,7 @@ class MemberConversationSerializer(ConversationSerializer):
 
     lastReadSeq = serializers.SerializerMethodField()
     unreadCount = serializers.SerializerMethodField()
-    lastMessage = MessageSerializer(
-        source="last_message", read_only=True, allow_null=True
-    )
+    lastMessage = MessageSerializer(source="last_message", read_only=True, allow_null=True)
 
     class Meta(ConversationSerializer.Meta):
         fields = [
@@ -86,15 +82,11 @@ class MemberConversationSerializer(ConversationSerializer):
 class ParticipantField(serializers.Field):
     """One entry of `users`: an id, or the seed's {"senderId"} / {"receiverId"} object."""
 
-    default_error_messages = {
-        "invalid": 'Expected a user id or {"senderId"/"receiverId": id}.'
-    }
+    default_error_messages = {"invalid": 'Expected a user id or {"senderId"/"receiverId": id}.'}
 
     def to_internal_value(self, data) -> dict:
         if isinstance(data, dict):
-            roles = {
-                key: data[key] for key in ("senderId", "receiverId") if key in data
-            }
+            roles = {key: data[key] for key in ("senderId", "receiverId") if key in data}
             if len(roles) != 1 or len(data) != 1:
                 self.fail("invalid")
             role, value = next(iter(roles.items()))
@@ -110,14 +102,10 @@ class CreateConversationSerializer(serializers.Serializer):
     `{"users": [{"senderId": "1"}, {"receiverId": "2"}]}` and
     `{"senderId": "1", "receiverId": "2"}`. The caller is always a member."""
 
-    users = serializers.ListField(
-        child=ParticipantField(), required=False, max_length=1000
-    )
+    users = serializers.ListField(child=ParticipantField(), required=False, max_length=1000)
     senderId = IdField(required=False, help_text="Must be the signed-in user's id.")
     receiverId = IdField(required=False)
-    title = serializers.CharField(
-        required=False, allow_blank=True, max_length=200, default=""
-    )
+    title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     kind = serializers.ChoiceField(
         choices=Conversation.Kind.choices,
         required=False,
@@ -131,9 +119,7 @@ class CreateConversationSerializer(serializers.Serializer):
         if "receiverId" in attrs:
             participants.append({"id": attrs["receiverId"], "role": "receiverId"})
         if not participants:
-            raise serializers.ValidationError(
-                {"users": ["List the users of the conversation."]}
-            )
+            raise serializers.ValidationError({"users": ["List the users of the conversation."]})
         attrs["member_ids"] = [participant["id"] for participant in participants]
         attrs["sender_ids"] = [p["id"] for p in participants if p["role"] == "senderId"]
         return attrs

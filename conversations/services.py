@@ -13,9 +13,7 @@ from messaging import events
 from users.models import User
 
 
-def advance_counters(
-    conversation_id: int, *, new_message: bool, at: datetime
-) -> tuple[int, int]:
+def advance_counters(conversation_id: int, *, new_message: bool, at: datetime) -> tuple[int, int]:
     """Take the conversation's next version (and next seq for a new message).
 
     One UPDATE … RETURNING: it row-locks the conversation until the caller's
@@ -45,21 +43,13 @@ def resolve_members(creator: User, member_ids: Iterable[int]) -> list[int]:
     """The creator plus the listed users, each once; unknown or inactive ids
     are a validation error naming them."""
     wanted = {int(member_id) for member_id in member_ids} | {creator.pk}
-    found = set(
-        User.objects.filter(pk__in=wanted, is_active=True).values_list("pk", flat=True)
-    )
+    found = set(User.objects.filter(pk__in=wanted, is_active=True).values_list("pk", flat=True))
     unknown = sorted(wanted - found)
     if unknown:
-        raise ValidationError(
-            {"users": [f"Unknown user id: {user_id}" for user_id in unknown]}
-        )
+        raise ValidationError({"users": [f"Unknown user id: {user_id}" for user_id in unknown]})
     if len(wanted) > settings.CHAT_GROUP_MAX_MEMBERS:
         raise ValidationError(
-            {
-                "users": [
-                    f"A conversation has at most {settings.CHAT_GROUP_MAX_MEMBERS} members."
-                ]
-            }
+            {"users": [f"A conversation has at most {settings.CHAT_GROUP_MAX_MEMBERS} members."]}
         )
     return sorted(wanted)
 
@@ -80,14 +70,10 @@ def create_conversation(
     """
     members = resolve_members(creator, member_ids)
     if kind is None:
-        kind = (
-            Conversation.Kind.DIRECT if len(members) <= 2 else Conversation.Kind.GROUP
-        )
+        kind = Conversation.Kind.DIRECT if len(members) <= 2 else Conversation.Kind.GROUP
     if kind == Conversation.Kind.DIRECT:
         if len(members) > 2:
-            raise ValidationError(
-                {"kind": ["A direct conversation has at most two users."]}
-            )
+            raise ValidationError({"kind": ["A direct conversation has at most two users."]})
         return find_or_create_direct(creator, members, title)
     return create_group(creator, members, title), True
 
@@ -122,16 +108,12 @@ def create_group(creator: User, members: list[int], title: str) -> Conversation:
     return conversation
 
 
-def add_memberships(
-    conversation: Conversation, creator: User, members: list[int]
-) -> None:
+def add_memberships(conversation: Conversation, creator: User, members: list[int]) -> None:
     Membership.objects.bulk_create(
         Membership(
             conversation=conversation,
             user_id=user_id,
-            role=Membership.Role.OWNER
-            if user_id == creator.pk
-            else Membership.Role.MEMBER,
+            role=Membership.Role.OWNER if user_id == creator.pk else Membership.Role.MEMBER,
         )
         for user_id in members
     )
@@ -143,13 +125,13 @@ def mark_read(*, membership: Membership, seq: int) -> Membership:
     """Move the member's read marker forward to `seq` (never back, never past
     the newest message) and tell the other members."""
     with transaction.atomic():
-        last_seq = Conversation.objects.filter(
-            pk=membership.conversation_id
-        ).values_list("last_seq", flat=True)[0]
+        last_seq = Conversation.objects.filter(pk=membership.conversation_id).values_list(
+            "last_seq", flat=True
+        )[0]
         target = min(seq, last_seq)
-        advanced = Membership.objects.filter(
-            pk=membership.pk, last_read_seq__lt=target
-        ).update(last_read_seq=target)
+        advanced = Membership.objects.filter(pk=membership.pk, last_read_seq__lt=target).update(
+            last_read_seq=target
+        )
         membership.refresh_from_db(fields=["last_read_seq"])
         if advanced:
             events.publish_read(membership)

@@ -64,9 +64,7 @@ class MessageAdmin(admin.ModelAdmin):
             return self.fields
         return self.readonly_fields
 
-    def save_model(
-        self, request: HttpRequest, obj: Message, form, change: bool
-    ) -> None:
+    def save_model(self, request: HttpRequest, obj: Message, form, change: bool) -> None:
         stored, _ = services.send_message(
             sender=obj.sender,
             conversation=obj.conversation,

@@ -30,31 +30,19 @@ def page_link(request: Request, rel: str, **query) -> str:
     return f'<{url}>; rel="{rel}"'
 
 
-def history_links(
-    request: Request, query: dict, messages: list, more: bool
-) -> list[str]:
+def history_links(request: Request, query: dict, messages: list, more: bool) -> list[str]:
     limit = query["limit"]
     if "sinceVersion" in query:
         if more:
-            return [
-                page_link(
-                    request, "next", sinceVersion=messages[-1].version, limit=limit
-                )
-            ]
+            return [page_link(request, "next", sinceVersion=messages[-1].version, limit=limit)]
         return []
     links = []
-    older_exist = (
-        more if "after" not in query else bool(messages) and messages[0].seq > 1
-    )
+    older_exist = more if "after" not in query else bool(messages) and messages[0].seq > 1
     newer_exist = more if "after" in query else "before" in query
     if messages and older_exist:
         links.append(page_link(request, "prev", before=messages[0].seq, limit=limit))
     if newer_exist:
-        cursor = (
-            messages[-1].seq
-            if messages
-            else query.get("after", query.get("before", 1) - 1)
-        )
+        cursor = messages[-1].seq if messages else query.get("after", query.get("before", 1) - 1)
         links.append(page_link(request, "next", after=cursor, limit=limit))
     return links
 
@@ -90,9 +78,7 @@ class MessageViewSet(viewsets.ViewSet):
         if data["sender"] != request.user.pk:
             raise PermissionDenied("sender must be your own user id.")
         membership = membership_for(request.user, data["conversationId"])
-        client_message_id = data.get("clientMessageId") or request.headers.get(
-            "Idempotency-Key"
-        )
+        client_message_id = data.get("clientMessageId") or request.headers.get("Idempotency-Key")
         message, _ = services.send_message(
             sender=request.user,
             conversation=membership.conversation,
@@ -156,9 +142,7 @@ class MessageViewSet(viewsets.ViewSet):
             **error_responses(400, 401, 403, 404, 409, 422),
         },
     )
-    def partial_update(
-        self, request: Request, conversation_id: int, message_id: int
-    ) -> Response:
+    def partial_update(self, request: Request, conversation_id: int, message_id: int) -> Response:
         serializer = EditMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message = self.own_message(request, conversation_id, message_id)
@@ -177,9 +161,7 @@ class MessageViewSet(viewsets.ViewSet):
             **error_responses(401, 403, 404, 409),
         },
     )
-    def destroy(
-        self, request: Request, conversation_id: int, message_id: int
-    ) -> Response:
+    def destroy(self, request: Request, conversation_id: int, message_id: int) -> Response:
         message = self.own_message(request, conversation_id, message_id)
         message = services.delete_message(actor=request.user, message=message)
         return Response(MessageSerializer(message).data)

@@ -44,9 +44,7 @@ def publish_now(groups: Iterable[str], frame: dict[str, Any]) -> None:
         try:
             async_to_sync(layer.group_send)(group, event)
         except Exception:
-            logger.exception(
-                "Live publish of %s to %s failed", frame.get("type"), group
-            )
+            logger.exception("Live publish of %s to %s failed", frame.get("type"), group)
 
 
 def publish_on_commit(groups: Iterable[str], frame: dict[str, Any]) -> None:
@@ -87,9 +85,7 @@ def publish_message_deleted(message: Message) -> None:
     )
 
 
-def publish_conversation_created(
-    conversation: Conversation, member_ids: list[int]
-) -> None:
+def publish_conversation_created(conversation: Conversation, member_ids: list[int]) -> None:
     from conversations.serializers import ConversationSerializer
 
     frame = {

@@ -20,9 +20,7 @@ class Message(models.Model):
         related_name="messages",
         help_text="Empty for system messages.",
     )
-    seq = models.PositiveBigIntegerField(
-        help_text="1, 2, 3 … within the conversation, no gaps."
-    )
+    seq = models.PositiveBigIntegerField(help_text="1, 2, 3 … within the conversation, no gaps.")
     version = models.PositiveBigIntegerField(
         help_text="The conversation version of this message's latest change."
     )
@@ -37,9 +35,7 @@ class Message(models.Model):
     class Meta:
         ordering = ["conversation", "seq"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["conversation", "seq"], name="one_message_per_seq"
-            ),
+            models.UniqueConstraint(fields=["conversation", "seq"], name="one_message_per_seq"),
             models.UniqueConstraint(
                 fields=["sender", "client_message_id"],
                 condition=models.Q(client_message_id__isnull=False),

@@ -20,10 +20,7 @@ def last_messages_by_conversation(
             wanted |= Q(conversation_id=conversation.pk, seq=conversation.last_seq)
     if not wanted:
         return {}
-    return {
-        message.conversation_id: message
-        for message in messages_queryset().filter(wanted)
-    }
+    return {message.conversation_id: message for message in messages_queryset().filter(wanted)}
 
 
 def history_page(
@@ -49,9 +46,7 @@ def history_page(
     return list(reversed(page[:limit])), more
 
 
-def changes_since(
-    conversation_id: int, version: int, *, limit: int
-) -> tuple[list[Message], bool]:
+def changes_since(conversation_id: int, version: int, *, limit: int) -> tuple[list[Message], bool]:
     """Messages created, edited or deleted after `version`, in version order;
     each message once, in its latest state (a deleted one as a tombstone)."""
     page = list(

@@ -16,9 +16,7 @@ class MessageSerializer(serializers.ModelSerializer):
         help_text="null for system messages",
     )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
-    editedAt = serializers.DateTimeField(
-        source="edited_at", read_only=True, allow_null=True
-    )
+    editedAt = serializers.DateTimeField(source="edited_at", read_only=True, allow_null=True)
     deletedAt = serializers.DateTimeField(
         source="deleted_at",
         read_only=True,
@@ -94,9 +92,7 @@ class HistoryQuerySerializer(serializers.Serializer):
     )
     before = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
     after = serializers.IntegerField(required=False, min_value=0, max_value=2**62)
-    sinceVersion = serializers.IntegerField(
-        required=False, min_value=0, max_value=2**62
-    )
+    sinceVersion = serializers.IntegerField(required=False, min_value=0, max_value=2**62)
 
     def validate(self, attrs: dict) -> dict:
         given = [name for name in ("before", "after", "sinceVersion") if name in attrs]

@@ -37,12 +37,8 @@ def first_send(
     """The message an earlier send with this client id stored, if any. A
     client id reused for a different conversation or text is a client bug,
     answered with 409 rather than silently returning an unrelated message."""
-    message = Message.objects.filter(
-        sender=sender, client_message_id=client_message_id
-    ).first()
-    if message is not None and (
-        message.conversation_id != conversation_id or message.text != text
-    ):
+    message = Message.objects.filter(sender=sender, client_message_id=client_message_id).first()
+    if message is not None and (message.conversation_id != conversation_id or message.text != text):
         raise ApiError(
             409,
             "client_message_id_reused",
@@ -106,14 +102,13 @@ def send_message(
 
 def locked_for_change(message: Message, actor: User, *, staff_may: bool) -> Message:
     """Check that `actor` may change the message (its sender; for deletion
-    also staff, who moderate), then take the conversation's next version. Runs inside the caller's transaction; the message is read
-    again after the conversation row is locked, so two concurrent changes
-    cannot both act on the same state."""
+    also staff, who moderate), then take the conversation's next version.
+    Runs inside the caller's transaction; the message is read again after the
+    conversation row is locked, so two concurrent changes cannot both act on
+    the same state."""
     if message.sender_id != actor.pk and not (staff_may and actor.is_staff):
         raise PermissionDenied("Only the sender can change a message.")
-    _, version = advance_counters(
-        message.conversation_id, new_message=False, at=timezone.now()
-    )
+    _, version = advance_counters(message.conversation_id, new_message=False, at=timezone.now())
     current = Message.objects.select_related("sender").get(pk=message.pk)
     if current.deleted_at is not None:
         raise ApiError(409, "message_deleted", "The message was deleted.")

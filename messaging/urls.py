@@ -1,9 +1,7 @@
-from django.urls import path, register_converter
+from django.urls import path
 
-from chatproject.converters import IdConverter
+import chatproject.converters  # noqa: F401  (registers the <id:…> converter)
 from messaging.api import MessageViewSet
-
-register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("messages", MessageViewSet.as_view({"post": "create"}), name="message-send"),

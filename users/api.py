@@ -45,9 +45,7 @@ class UserDirectoryView(generics.ListAPIView):
         users = User.objects.filter(is_active=True).order_by("username")
         search = self.request.query_params.get("search", "").strip()
         if search:
-            users = users.filter(
-                Q(username__icontains=search) | Q(display_name__icontains=search)
-            )
+            users = users.filter(Q(username__icontains=search) | Q(display_name__icontains=search))
         return users[:USER_DIRECTORY_LIMIT]
 
 
@@ -55,9 +53,7 @@ class UserDetailView(generics.RetrieveAPIView):
     serializer_class = UserSerializer
     queryset = User.objects.filter(is_active=True)
 
-    @extend_schema(
-        summary="One user", responses={200: UserSerializer, **error_responses(401, 404)}
-    )
+    @extend_schema(summary="One user", responses={200: UserSerializer, **error_responses(401, 404)})
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -107,9 +103,7 @@ class TokenView(APIView):
     def post(self, request: Request) -> Response:
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        issued = services.token_for_credentials(
-            request._request, **serializer.validated_data
-        )
+        issued = services.token_for_credentials(request._request, **serializer.validated_data)
         if issued is None:
             raise AuthenticationFailed("Wrong username or password.")
         _, key = issued

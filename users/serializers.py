@@ -9,9 +9,7 @@ class UserSerializer(serializers.ModelSerializer):
     id = serializers.CharField(read_only=True)
     displayName = serializers.CharField(source="name", read_only=True)
     isBot = serializers.BooleanField(source="is_bot", read_only=True)
-    lastSeenAt = serializers.DateTimeField(
-        source="last_seen_at", read_only=True, allow_null=True
-    )
+    lastSeenAt = serializers.DateTimeField(source="last_seen_at", read_only=True, allow_null=True)
 
     class Meta:
         model = User
@@ -21,9 +19,7 @@ class UserSerializer(serializers.ModelSerializer):
 
 class SignUpSerializer(serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]{1,150}$", max_length=150)
-    password = serializers.CharField(
-        write_only=True, max_length=128, trim_whitespace=False
-    )
+    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
     displayName = serializers.CharField(
         max_length=150, required=False, allow_blank=True, default=""
     )

@@ -26,9 +26,7 @@ def register_user(*, username: str, password: str, display_name: str = "") -> Us
 def issue_token(user: User, *, name: str = "") -> tuple[ApiToken, str]:
     """A new token for the user; the plain key is returned once and never stored."""
     key = ApiToken.generate_key()
-    token = ApiToken.objects.create(
-        user=user, key_hash=hash_token(key), prefix=key[:8], name=name
-    )
+    token = ApiToken.objects.create(user=user, key_hash=hash_token(key), prefix=key[:8], name=name)
     return token, key
 
 
@@ -42,9 +40,7 @@ def token_for_credentials(
 
 
 def revoke_token(token: ApiToken) -> None:
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 def user_for_token_key(key: str) -> tuple[User, ApiToken] | None:
@@ -58,10 +54,7 @@ def user_for_token_key(key: str) -> tuple[User, ApiToken] | None:
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()
-    if (
-        token.last_used_at is None
-        or now - token.last_used_at > TOKEN_LAST_USED_GRANULARITY
-    ):
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_LAST_USED_GRANULARITY:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token.user, token

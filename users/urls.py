@@ -1,9 +1,7 @@
-from django.urls import path, register_converter
+from django.urls import path
 
-from chatproject.converters import IdConverter
+import chatproject.converters  # noqa: F401  (registers the <id:…> converter)
 from users import api
-
-register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("users", api.UserDirectoryView.as_view(), name="user-directory"),

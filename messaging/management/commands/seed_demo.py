@@ -1,0 +1,91 @@
+"""Demo data: users with known passwords, a direct and a group conversation
+with a few messages, and optionally a bulk load of N messages."""
+
+import itertools
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from tqdm import tqdm
+
+from conversations.models import Conversation
+from conversations.services import create_conversation
+from messaging.services import import_messages, send_message
+from users.models import User
+
+DEMO_PASSWORD = "chat-demo-pass"
+DEMO_USERS = [("alice", "Alice Archer"), ("bob", "Bob Baker"), ("carol", "Carol Chen")]
+DEMO_SCRIPT = [
+    ("alice", "Hi Bob! Did the deploy go out?"),
+    ("bob", "Yes, about ten minutes ago. All green."),
+    ("alice", "Great, thanks."),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo users and conversations; --messages N bulk-loads N messages."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--messages",
+            type=int,
+            default=0,
+            help="Bulk-load this many messages into the 'Load test' group conversation.",
+        )
+        parser.add_argument("--batch-size", type=int, default=5000)
+
+    def handle(self, *args, messages: int, batch_size: int, **options) -> None:
+        users = self.demo_users()
+        alice, bob, carol = (users[name] for name, _ in DEMO_USERS)
+        direct, created = create_conversation(creator=alice, member_ids=[bob.pk])
+        if created:
+            for username, text in DEMO_SCRIPT:
+                send_message(sender=users[username], conversation=direct, text=text)
+        team = Conversation.objects.filter(kind="group", title="Team").first()
+        if team is None:
+            team, _ = create_conversation(
+                creator=carol, member_ids=[alice.pk, bob.pk], title="Team", kind="group"
+            )
+            send_message(sender=carol, conversation=team, text="Welcome to the team room.")
+        self.stdout.write(f"Demo users (password '{DEMO_PASSWORD}'):")
+        for name, _ in DEMO_USERS:
+            self.stdout.write(f"  {name:<6} id={users[name].pk}")
+        self.stdout.write(f"Direct conversation alice-bob: id={direct.pk}; group 'Team': id={team.pk}")
+        if messages > 0:
+            self.bulk_load(alice, [alice, bob, carol], messages, batch_size)
+
+    def demo_users(self) -> dict[str, User]:
+        users = {}
+        with transaction.atomic():
+            for username, display_name in DEMO_USERS:
+                user, created = User.objects.get_or_create(
+                    username=username, defaults={"display_name": display_name}
+                )
+                if created:
+                    user.set_password(DEMO_PASSWORD)
+                    user.save(update_fields=["password"])
+                users[username] = user
+        return users
+
+    def bulk_load(self, creator: User, senders: list[User], count: int, batch_size: int) -> None:
+        conversation = Conversation.objects.filter(kind="group", title="Load test").first()
+        if conversation is None:
+            conversation, _ = create_conversation(
+                creator=creator,
+                member_ids=[sender.pk for sender in senders],
+                title="Load test",
+                kind="group",
+            )
+        texts = (f"Load test message {number}" for number in itertools.count(1))
+        with tqdm(total=count, unit="msg", desc="Loading messages") as progress:
+            loaded = import_messages(
+                conversation=conversation,
+                senders=senders,
+                texts=itertools.islice(texts, count),
+                batch_size=batch_size,
+                on_batch=progress.update,
+            )
+        conversation.refresh_from_db()
+        self.stdout.write(
+            f"Loaded {loaded} messages into 'Load test' (id={conversation.pk}); "
+            f"last seq {conversation.last_seq}, last version {conversation.last_version}."
+        )
