@@ -216,6 +216,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationKindEnum": "conversations.models.Conversation.Kind",
+        "MessageKindEnum": "messaging.models.Message.Kind",
+    },
 }
 
 # Chat limits -------------------------------------------------------------------

@@ -54,6 +54,7 @@ class ConversationViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
+        operation_id="conversations_mine",
         summary="My conversations",
         description="The signed-in user's conversations, most recent activity first, with unread "
         "counts and the last message.",
@@ -66,6 +67,7 @@ class ConversationViewSet(viewsets.ViewSet):
         return self.render(selectors.conversations_for_user(request.user))
 
     @extend_schema(
+        operation_id="conversations_for_user",
         summary="A user's conversations",
         description="Most recent activity first. A user can list only their own: another "
         "`userId` is 403.",
@@ -74,8 +76,8 @@ class ConversationViewSet(viewsets.ViewSet):
             **error_responses(401, 403),
         },
     )
-    def for_user(self, request: Request, user_id: int) -> Response:
-        if user_id != request.user.pk:
+    def for_user(self, request: Request, userId: int) -> Response:
+        if userId != request.user.pk:
             raise PermissionDenied("You can list only your own conversations.")
         return self.render(selectors.conversations_for_user(request.user))
 
@@ -85,11 +87,11 @@ class ConversationViewSet(viewsets.ViewSet):
         "404 if they have none.",
         responses={200: MemberConversationSerializer, **error_responses(401, 403, 404)},
     )
-    def find(self, request: Request, first_user_id: int, second_user_id: int) -> Response:
-        if request.user.pk not in (first_user_id, second_user_id):
+    def find(self, request: Request, firstUserId: int, secondUserId: int) -> Response:
+        if request.user.pk not in (firstUserId, secondUserId):
             raise PermissionDenied("You can look up only your own direct conversations.")
         return self.render(
-            selectors.direct_conversation_between(request.user, first_user_id, second_user_id)
+            selectors.direct_conversation_between(request.user, firstUserId, secondUserId)
         )
 
     @extend_schema(
@@ -99,16 +101,16 @@ class ConversationViewSet(viewsets.ViewSet):
         request=MarkReadSerializer,
         responses={200: ReadStateSerializer, **error_responses(400, 401, 403, 404)},
     )
-    def mark_read(self, request: Request, conversation_id: int) -> Response:
+    def mark_read(self, request: Request, conversationId: int) -> Response:
         serializer = MarkReadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = selectors.membership_for(request.user, conversation_id)
+        membership = selectors.membership_for(request.user, conversationId)
         last_seq = membership.conversation.last_seq
         membership = services.mark_read(
             membership=membership, seq=serializer.validated_data.get("seq", last_seq)
         )
         body = {
-            "conversationId": str(conversation_id),
+            "conversationId": str(conversationId),
             "lastReadSeq": membership.last_read_seq,
             "unreadCount": max(last_seq - membership.last_read_seq, 0),
         }

@@ -10,17 +10,17 @@ urlpatterns = [
         name="conversation-list",
     ),
     path(
-        "conversations/find/<id:first_user_id>/<id:second_user_id>",
+        "conversations/find/<id:firstUserId>/<id:secondUserId>",
         ConversationViewSet.as_view({"get": "find"}),
         name="conversation-find",
     ),
     path(
-        "conversations/<id:user_id>",
+        "conversations/<id:userId>",
         ConversationViewSet.as_view({"get": "for_user"}),
         name="conversation-for-user",
     ),
     path(
-        "conversations/<id:conversation_id>/read",
+        "conversations/<id:conversationId>/read",
         ConversationViewSet.as_view({"post": "mark_read"}),
         name="conversation-read",
     ),

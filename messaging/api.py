@@ -2,7 +2,7 @@ from urllib.parse import urlencode
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -79,11 +79,13 @@ class MessageViewSet(viewsets.ViewSet):
             raise PermissionDenied("sender must be your own user id.")
         membership = membership_for(request.user, data["conversationId"])
         client_message_id = data.get("clientMessageId") or request.headers.get("Idempotency-Key")
+        if client_message_id and len(client_message_id) > 64:
+            raise ValidationError({"Idempotency-Key": ["At most 64 characters."]})
         message, _ = services.send_message(
             sender=request.user,
             conversation=membership.conversation,
             text=data["text"],
-            client_message_id=(client_message_id or "")[:64] or None,
+            client_message_id=client_message_id or None,
             client_timestamp=data.get("clientTimestamp"),
         )
         return Response(MessageSerializer(message).data)
@@ -101,18 +103,18 @@ class MessageViewSet(viewsets.ViewSet):
             **error_responses(400, 401, 403, 404),
         },
     )
-    def history(self, request: Request, conversation_id: int) -> Response:
+    def history(self, request: Request, conversationId: int) -> Response:
         serializer = HistoryQuerySerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         query = serializer.validated_data
-        membership_for(request.user, conversation_id)
+        membership_for(request.user, conversationId)
         if "sinceVersion" in query:
             messages, more = selectors.changes_since(
-                conversation_id, query["sinceVersion"], limit=query["limit"]
+                conversationId, query["sinceVersion"], limit=query["limit"]
             )
         else:
             messages, more = selectors.history_page(
-                conversation_id,
+                conversationId,
                 limit=query["limit"],
                 before=query.get("before"),
                 after=query.get("after"),
@@ -142,10 +144,10 @@ class MessageViewSet(viewsets.ViewSet):
             **error_responses(400, 401, 403, 404, 409, 422),
         },
     )
-    def partial_update(self, request: Request, conversation_id: int, message_id: int) -> Response:
+    def partial_update(self, request: Request, conversationId: int, messageId: int) -> Response:
         serializer = EditMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        message = self.own_message(request, conversation_id, message_id)
+        message = self.own_message(request, conversationId, messageId)
         message = services.edit_message(
             actor=request.user, message=message, text=serializer.validated_data["text"]
         )
@@ -161,7 +163,7 @@ class MessageViewSet(viewsets.ViewSet):
             **error_responses(401, 403, 404, 409),
         },
     )
-    def destroy(self, request: Request, conversation_id: int, message_id: int) -> Response:
-        message = self.own_message(request, conversation_id, message_id)
+    def destroy(self, request: Request, conversationId: int, messageId: int) -> Response:
+        message = self.own_message(request, conversationId, messageId)
         message = services.delete_message(actor=request.user, message=message)
         return Response(MessageSerializer(message).data)

@@ -6,12 +6,12 @@ from messaging.api import MessageViewSet
 urlpatterns = [
     path("messages", MessageViewSet.as_view({"post": "create"}), name="message-send"),
     path(
-        "messages/<id:conversation_id>",
+        "messages/<id:conversationId>",
         MessageViewSet.as_view({"get": "history"}),
         name="message-history",
     ),
     path(
-        "messages/<id:conversation_id>/<id:message_id>",
+        "messages/<id:conversationId>/<id:messageId>",
         MessageViewSet.as_view({"patch": "partial_update", "delete": "destroy"}),
         name="message-detail",
     ),

@@ -49,7 +49,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo users (password '{DEMO_PASSWORD}'):")
         for name, _ in DEMO_USERS:
             self.stdout.write(f"  {name:<6} id={users[name].pk}")
-        self.stdout.write(f"Direct conversation alice-bob: id={direct.pk}; group 'Team': id={team.pk}")
+        self.stdout.write(
+            f"Direct conversation alice-bob: id={direct.pk}; group 'Team': id={team.pk}"
+        )
         if messages > 0:
             self.bulk_load(alice, [alice, bob, carol], messages, batch_size)
 

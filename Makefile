@@ -1,0 +1,64 @@
+# Two commands for a newcomer: `make run` and `make test`. Both create .venv.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format migrate superuser seed schema clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+## run: install, migrate, create the demo users, serve on http://$(HOST):$(PORT) with daphne
+run: $(VENV)/.installed migrate
+	@$(BIN)/python manage.py seed_demo
+	@echo
+	@echo "Chat is starting on http://$(HOST):$(PORT)/"
+	@echo "  API docs:  http://$(HOST):$(PORT)/api/docs/"
+	@echo "  Sign in as alice, bob or carol with password 'chat-demo-pass'"
+	@echo "  (API: curl -X POST http://$(HOST):$(PORT)/api/auth/token -H 'Content-Type: application/json' \\"
+	@echo "         -d '{\"username\":\"alice\",\"password\":\"chat-demo-pass\"}')"
+	@echo "  Admin: make superuser, then http://$(HOST):$(PORT)/admin/"
+	@echo
+	$(BIN)/daphne -b $(HOST) -p $(PORT) chatproject.asgi:application
+
+## test: install the test tools and run the whole suite (exit 5, no tests collected, is a failure)
+test: $(VENV)/.installed-dev
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+## lint: ruff lint and format check
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --no-input -v0
+
+superuser: $(VENV)/.installed migrate
+	$(BIN)/python manage.py createsuperuser
+
+## seed: demo users and conversations; N=1000000 also bulk-loads N messages
+seed: $(VENV)/.installed migrate
+	$(BIN)/python manage.py seed_demo $(if $(N),--messages $(N))
+
+schema: $(VENV)/.installed
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file schema.yaml
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
