@@ -1,6 +1,8 @@
 """ASGI entry point: HTTP through Django, WebSocket through Channels.
 
-daphne and uvicorn both serve `chatproject.asgi:application`.
+daphne and uvicorn both serve `chatproject.asgi:application`. Sockets from
+an Origin not in ALLOWED_HOSTS are refused; a socket is authenticated by the
+session cookie (browsers) or an `Authorization` token header (API clients).
 """
 
 import os
@@ -12,15 +14,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from messaging.routing import websocket_urlpatterns  # noqa: E402
+from users.websocket import OriginCheckMiddleware, TokenAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        "websocket": OriginCheckMiddleware(
+            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

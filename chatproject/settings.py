@@ -228,6 +228,8 @@ CHAT_MESSAGE_MAX_LENGTH = int(os.environ.get("CHAT_MESSAGE_MAX_LENGTH", "4000"))
 CHAT_HISTORY_DEFAULT_LIMIT = 50
 CHAT_HISTORY_MAX_LIMIT = 200
 CHAT_GROUP_MAX_MEMBERS = int(os.environ.get("CHAT_GROUP_MAX_MEMBERS", "500"))
+CHAT_WS_MAX_FRAME_BYTES = 64 * 1024
+CHAT_TYPING_INTERVAL = 2.0
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("CHAT_MAX_BODY_BYTES", str(256 * 1024)))
 
 # Production hardening ----------------------------------------------------------

@@ -82,7 +82,8 @@ class MemberConversationSerializer(ConversationSerializer):
 class ParticipantField(serializers.Field):
     """One entry of `users`: an id, or the seed's {"senderId"} / {"receiverId"} object."""
 
-    default_error_messages = {"invalid": 'Expected a user id or {"senderId"/"receiverId": id}.'}
+    # Braces doubled: DRF's fail() runs str.format on the message.
+    default_error_messages = {"invalid": 'Expected a user id or {{"senderId"/"receiverId": id}}.'}
 
     def to_internal_value(self, data) -> dict:
         if isinstance(data, dict):

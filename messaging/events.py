@@ -35,16 +35,30 @@ def conversation_group(conversation_id: int) -> str:
     return f"conversation.{conversation_id}"
 
 
-def publish_now(groups: Iterable[str], frame: dict[str, Any]) -> None:
+def encode(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"))
+
+
+async def publish_async(groups: Iterable[str], frame: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    event = {"type": EVENT_HANDLER, "frame": json.dumps(frame, separators=(",", ":"))}
+    event = {
+        "type": EVENT_HANDLER,
+        "frame": encode(frame),
+        "frameType": frame["type"],
+        "conversationId": frame.get("conversationId") or frame.get("conversation", {}).get("id"),
+        "userId": frame.get("userId"),
+    }
     for group in groups:
         try:
-            async_to_sync(layer.group_send)(group, event)
+            await layer.group_send(group, event)
         except Exception:
             logger.exception("Live publish of %s to %s failed", frame.get("type"), group)
+
+
+def publish_now(groups: Iterable[str], frame: dict[str, Any]) -> None:
+    async_to_sync(publish_async)(list(groups), frame)
 
 
 def publish_on_commit(groups: Iterable[str], frame: dict[str, Any]) -> None:
@@ -62,6 +76,15 @@ def message_frame(event_type: str, message: Message) -> dict[str, Any]:
         "version": message.version,
         "message": MessageSerializer(message).data,
     }
+
+
+def change_type(message: Message) -> str:
+    """The event a message's latest change amounts to, for replaying changes."""
+    if message.deleted_at is not None:
+        return "message.deleted"
+    if message.edited_at is not None:
+        return "message.updated"
+    return "message.new"
 
 
 def publish_message_created(message: Message) -> None:
@@ -103,3 +126,45 @@ def publish_read(membership: Membership) -> None:
         "seq": membership.last_read_seq,
     }
     publish_on_commit([conversation_group(membership.conversation_id)], frame)
+
+
+async def publish_presence(
+    user_id: int, conversation_ids: Iterable[int], *, online: bool, last_seen_at
+) -> None:
+    """A user came online or went offline: told to every conversation they are in."""
+    frame = presence_frame(user_id, online=online, last_seen_at=last_seen_at)
+    await publish_async([conversation_group(cid) for cid in conversation_ids], frame)
+
+
+def presence_frame(user_id: int, *, online: bool, last_seen_at) -> dict[str, Any]:
+    return {
+        "type": "presence",
+        "userId": str(user_id),
+        "online": online,
+        "lastSeenAt": last_seen_at.isoformat().replace("+00:00", "Z") if last_seen_at else None,
+    }
+
+
+async def publish_typing(conversation_id: int, user_id: int, *, active: bool) -> None:
+    """Typing is never stored: it goes straight to the conversation's sockets."""
+    frame = {
+        "type": "typing",
+        "conversationId": str(conversation_id),
+        "userId": str(user_id),
+        "active": active,
+    }
+    await publish_async([conversation_group(conversation_id)], frame)
+
+
+def online_presence_frames(conversation_ids: list[int]) -> list[dict[str, Any]]:
+    """`presence` frames for the online members of these conversations, sent
+    to a socket when it connects."""
+    from users.models import SocketConnection
+
+    member_ids = Membership.objects.filter(conversation_id__in=conversation_ids).values("user_id")
+    online = SocketConnection.objects.filter(user_id__in=member_ids).values_list(
+        "user_id", flat=True
+    )
+    return [
+        presence_frame(user_id, online=True, last_seen_at=None) for user_id in sorted(set(online))
+    ]

@@ -1,4 +1,5 @@
-"""WebSocket routes. The chat consumer at /ws/chat/ arrives with the live
-chat work; until then the router has no routes and refuses sockets."""
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from messaging.consumers import ChatConsumer
+
+websocket_urlpatterns = [path("ws/chat/", ChatConsumer.as_asgi())]

@@ -10,17 +10,30 @@ def messages_queryset():
     return Message.objects.select_related("sender")
 
 
+# Conversations per query of last_messages_by_conversation: each adds an OR
+# term (SQLite refuses expression trees deeper than 1000) and two parameters
+# (older SQLite builds allow 999).
+LAST_MESSAGES_CHUNK = 400
+
+
 def last_messages_by_conversation(
     conversations: list[Conversation],
 ) -> dict[int, Message]:
-    """Each conversation's newest message, in one query."""
-    wanted = Q()
-    for conversation in conversations:
-        if conversation.last_seq:
-            wanted |= Q(conversation_id=conversation.pk, seq=conversation.last_seq)
-    if not wanted:
-        return {}
-    return {message.conversation_id: message for message in messages_queryset().filter(wanted)}
+    """Each conversation's newest message: one query per 400 conversations."""
+    pairs = [
+        (conversation.pk, conversation.last_seq)
+        for conversation in conversations
+        if conversation.last_seq
+    ]
+    found: dict[int, Message] = {}
+    for start in range(0, len(pairs), LAST_MESSAGES_CHUNK):
+        wanted = Q()
+        for conversation_id, seq in pairs[start : start + LAST_MESSAGES_CHUNK]:
+            wanted |= Q(conversation_id=conversation_id, seq=seq)
+        found.update(
+            (message.conversation_id, message) for message in messages_queryset().filter(wanted)
+        )
+    return found
 
 
 def history_page(

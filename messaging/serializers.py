@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -49,18 +51,26 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+ID_PATTERN = re.compile(r"^[0-9]{1,18}$")
+
+
 class IdField(serializers.RegexField):
     """An id as the API writes it: a string of digits (a JSON number is accepted too)."""
 
     def __init__(self, **kwargs):
-        super().__init__(r"^[0-9]{1,18}$", **kwargs)
+        super().__init__(ID_PATTERN.pattern, **kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, int) and not isinstance(data, bool):
             data = str(data)
         if not isinstance(data, str):
             self.fail("invalid")
-        return int(super().to_internal_value(data))
+        value = super().to_internal_value(data)
+        # The regex validator runs only after this method, so check it here
+        # before int(): "abc" must be a 400, not a ValueError (500).
+        if not ID_PATTERN.match(value):
+            self.fail("invalid")
+        return int(value)
 
 
 class SendMessageSerializer(serializers.Serializer):

@@ -31,7 +31,11 @@ class ConversationFactory(DjangoModelFactory):
         skip_postgeneration_save = True
 
     kind = Conversation.Kind.DIRECT
-    direct_key = factory.Sequence(lambda n: f"factory:{n}")
+    direct_key = factory.LazyAttributeSequence(
+        lambda conversation, n: (
+            f"factory:{n}" if conversation.kind == Conversation.Kind.DIRECT else None
+        )
+    )
 
     @factory.post_generation
     def members(self, create, extracted, **kwargs):

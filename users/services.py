@@ -1,6 +1,7 @@
 """Writes to users and their API tokens."""
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
@@ -8,7 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from users.models import ApiToken, User, hash_token
+from users.models import ApiToken, SocketConnection, User, hash_token
 
 TOKEN_LAST_USED_GRANULARITY = timedelta(minutes=1)
 
@@ -58,3 +59,33 @@ def user_for_token_key(key: str) -> tuple[User, ApiToken] | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token.user, token
+
+
+def socket_opened(user: User, channel_name: str) -> bool:
+    """Record an open socket; True when this makes the user online. The user
+    row is locked so that tabs opening and closing at once agree."""
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        SocketConnection.objects.get_or_create(channel_name=channel_name, defaults={"user": user})
+        return SocketConnection.objects.filter(user=user).count() == 1
+
+
+def socket_closed(user: User, channel_name: str) -> datetime | None:
+    """Forget a socket; when it was the user's last one, stamp and return
+    `last_seen_at` (the user went offline), else None."""
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        SocketConnection.objects.filter(channel_name=channel_name).delete()
+        if SocketConnection.objects.filter(user=user).exists():
+            return None
+        now = timezone.now()
+        User.objects.filter(pk=user.pk).update(last_seen_at=now)
+        return now
+
+
+def online_user_ids(user_ids: Iterable[int]) -> set[int]:
+    return set(
+        SocketConnection.objects.filter(user_id__in=list(user_ids)).values_list(
+            "user_id", flat=True
+        )
+    )

@@ -1,0 +1,50 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from conversations import selectors, services
+from conversations.forms import NewConversationForm
+from conversations.serializers import MemberConversationSerializer
+from users.models import User
+from users.services import online_user_ids
+
+
+def conversation_names(conversations, me: User) -> dict[int, str]:
+    """What each conversation is called on screen: its title, or the other members' names."""
+    member_ids = {user_id for conversation in conversations for user_id in conversation.member_ids}
+    names = {user.pk: user.name for user in User.objects.filter(pk__in=member_ids)}
+    return {
+        conversation.pk: conversation.title
+        or ", ".join(names[uid] for uid in conversation.member_ids if uid != me.pk)
+        or f"{me.name} (you)"
+        for conversation in conversations
+    }
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    conversations = selectors.conversations_for_user(request.user)
+    names = conversation_names(conversations, request.user)
+    rows = [{"name": names[c.pk], **MemberConversationSerializer(c).data} for c in conversations]
+    online = online_user_ids({uid for c in conversations for uid in c.member_ids})
+    return render(
+        request,
+        "chat/inbox.html",
+        {
+            "rows": rows,
+            "page_data": {"me": str(request.user.pk), "online": sorted(map(str, online))},
+        },
+    )
+
+
+@login_required
+def new_conversation(request: HttpRequest) -> HttpResponse:
+    form = NewConversationForm(request.POST or None, me=request.user)
+    if request.method == "POST" and form.is_valid():
+        conversation, _ = services.create_conversation(
+            creator=request.user,
+            member_ids=[user.pk for user in form.cleaned_data["users"]],
+            title=form.cleaned_data["title"],
+        )
+        return redirect("conversation", conversation_id=conversation.pk)
+    return render(request, "chat/new_conversation.html", {"form": form})
