@@ -43,6 +43,29 @@ def redis_url() -> str:
     return url
 
 
+@pytest.fixture
+def postgres_url() -> str:
+    """A PostgreSQL server for tests that start their own processes: the
+    DATABASE_URL's server when it is PostgreSQL, else the local default."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        url = "postgres://postgres@127.0.0.1:5432/postgres"
+    parsed = urlparse(url)
+    if not tcp_reachable(parsed.hostname or "127.0.0.1", parsed.port or 5432):
+        require_service("PostgreSQL", f"nothing answers at {url}; set DATABASE_URL")
+    return url
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    if not os.path.exists(CHROMIUM):
+        require_service("Chromium", f"{CHROMIUM} is missing; apt-get install -y chromium")
+    return CHROMIUM
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -143,6 +143,7 @@ if REDIS_URL:
                 # redis-py 8 times out idle reads unless socket_timeout is None
                 # (channels_redis issue 422), which loses messages.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
                 "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "1000")),
                 "expiry": 60,
                 "group_expiry": int(os.environ.get("CHANNEL_LAYER_GROUP_EXPIRY", "3600")),

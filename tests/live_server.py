@@ -1,0 +1,169 @@
+"""Real servers for integration and browser tests: a fresh database (SQLite
+file or a PostgreSQL database of its own), migrated, and daphne processes
+serving chatproject.asgi on loopback ports. Everything stops by itself at the
+end of the `with` block."""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/chat/"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@dataclass
+class Deployment:
+    """One database and channel layer shared by every server started from it."""
+
+    env: dict[str, str]
+    work_dir: Path
+    servers: list[Server] = field(default_factory=list)
+
+    def manage(self, *args: str, input_text: str | None = None) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            input=input_text,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr}")
+        return result.stdout
+
+    def start_server(self) -> Server:
+        port = free_port()
+        log_path = self.work_dir / f"daphne-{port}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "chatproject.asgi:application",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        server = Server(port, process, log_path)
+        self.servers.append(server)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"daphne exited at start:\n{server.log()}")
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{server.url}/healthz", timeout=1) as response,
+            ):
+                if response.status == 200:
+                    return server
+            time.sleep(0.2)
+        server.kill()
+        raise RuntimeError(f"daphne did not answer within {STARTUP_SECONDS} s:\n{server.log()}")
+
+
+def base_env(**overrides: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="chatproject.settings",
+        DJANGO_DEBUG="1",
+        DJANGO_SECRET_KEY="integration-test-key-" + uuid.uuid4().hex,
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return env
+
+
+@contextlib.contextmanager
+def sqlite_deployment(work_dir: Path) -> Iterator[Deployment]:
+    """A migrated SQLite file database with the in-memory channel layer (one process)."""
+    deployment = Deployment(
+        base_env(DATABASE_URL=f"sqlite:///{work_dir / 'live.sqlite3'}"), work_dir
+    )
+    deployment.manage("migrate", "--no-input", "-v0")
+    try:
+        yield deployment
+    finally:
+        for server in deployment.servers:
+            server.stop()
+
+
+@contextlib.contextmanager
+def postgres_deployment(work_dir: Path, postgres_url: str, redis_url: str) -> Iterator[Deployment]:
+    """A PostgreSQL database of its own (created, migrated, dropped at the end)
+    and the Redis channel layer under a unique prefix, for several processes."""
+    name = f"chat_live_{uuid.uuid4().hex[:12]}"
+    admin_url = urlparse(postgres_url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    database_url = urlparse(postgres_url)._replace(path=f"/{name}").geturl()
+    env = base_env(DATABASE_URL=database_url, REDIS_URL=redis_url, CHANNEL_LAYER_PREFIX=name)
+    deployment = Deployment(env, work_dir)
+    try:
+        deployment.manage("migrate", "--no-input", "-v0")
+        yield deployment
+    finally:
+        for server in deployment.servers:
+            server.stop()
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
