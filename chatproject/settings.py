@@ -135,21 +135,30 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Channel layer ---------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_LAYER_BACKENDS = {
+    "core": "channels_redis.core.RedisChannelLayer",
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
 if REDIS_URL:
+    # RedisChannelLayer by default: measured in bench/channel_layer.py (README
+    # "Channel layer"); CHANNEL_LAYER_BACKEND=pubsub switches.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": REDIS_LAYER_BACKENDS[os.environ.get("CHANNEL_LAYER_BACKEND", "core")],
             "CONFIG": {
                 # redis-py 8 times out idle reads unless socket_timeout is None
                 # (channels_redis issue 422), which loses messages.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
-                "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "1000")),
-                "expiry": 60,
-                "group_expiry": int(os.environ.get("CHANNEL_LAYER_GROUP_EXPIRY", "3600")),
             },
         }
     }
+    if CHANNEL_LAYERS["default"]["BACKEND"] == REDIS_LAYER_BACKENDS["core"]:
+        CHANNEL_LAYERS["default"]["CONFIG"].update(
+            capacity=int(os.environ.get("CHANNEL_LAYER_CAPACITY", "1000")),
+            expiry=60,
+            group_expiry=int(os.environ.get("CHANNEL_LAYER_GROUP_EXPIRY", "3600")),
+        )
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
