@@ -25,8 +25,9 @@ run: $(VENV)/.installed migrate
 	@$(BIN)/python manage.py seed_demo
 	@echo
 	@echo "Chat is starting on http://$(HOST):$(PORT)/"
+	@echo "  Open it and log in as alice, bob or carol with password 'chat-demo-pass'"
+	@echo "  (two browsers, or one private window, to chat with yourself), or sign up."
 	@echo "  API docs:  http://$(HOST):$(PORT)/api/docs/"
-	@echo "  Sign in as alice, bob or carol with password 'chat-demo-pass'"
 	@echo "  (API: curl -X POST http://$(HOST):$(PORT)/api/auth/token -H 'Content-Type: application/json' \\"
 	@echo "         -d '{\"username\":\"alice\",\"password\":\"chat-demo-pass\"}')"
 	@echo "  Admin: make superuser, then http://$(HOST):$(PORT)/admin/"
