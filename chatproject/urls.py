@@ -3,12 +3,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from chatproject import views
+from messaging import views as messaging_views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("users.page_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/asyncapi.json", messaging_views.asyncapi_json, name="asyncapi"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("users.urls")),
     path("api/", include("conversations.urls")),

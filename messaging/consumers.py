@@ -14,14 +14,14 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from rest_framework import serializers
 from rest_framework.exceptions import APIException, ValidationError
 
 from chatproject.errors import flatten_message
 from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
 from messaging import events, selectors, services
-from messaging.serializers import IdField, MessageSerializer
+from messaging.frames import CLIENT_FRAMES
+from messaging.serializers import MessageSerializer
 from users import services as user_services
 
 logger = logging.getLogger("messaging.consumers")
@@ -29,36 +29,6 @@ logger = logging.getLogger("messaging.consumers")
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FRAME_TOO_LARGE = 1009
 SYNC_PAGE = 500
-
-
-class SocketSendSerializer(serializers.Serializer):
-    conversationId = IdField()
-    text = serializers.CharField(trim_whitespace=False)
-    clientMessageId = serializers.CharField(max_length=64, required=False, allow_null=True)
-    clientTimestamp = serializers.DateTimeField(required=False, allow_null=True)
-
-
-class TypingSerializer(serializers.Serializer):
-    conversationId = IdField()
-    active = serializers.BooleanField()
-
-
-class ReadSerializer(serializers.Serializer):
-    conversationId = IdField()
-    seq = serializers.IntegerField(min_value=0, max_value=2**62)
-
-
-class SyncSerializer(serializers.Serializer):
-    conversationId = IdField()
-    sinceVersion = serializers.IntegerField(min_value=0, max_value=2**62)
-
-
-FRAME_SERIALIZERS = {
-    "message.send": SocketSendSerializer,
-    "typing": TypingSerializer,
-    "read": ReadSerializer,
-    "sync": SyncSerializer,
-}
 
 
 @database_sync_to_async
@@ -162,14 +132,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except (ValueError, UnicodeDecodeError):
             await self.send_error("bad_json", "The frame is not valid JSON.")
             return
-        if not isinstance(frame, dict) or frame.get("type") not in FRAME_SERIALIZERS:
+        if not isinstance(frame, dict) or frame.get("type") not in CLIENT_FRAMES:
             await self.send_error(
                 "unknown_type",
-                f"type must be one of {', '.join(FRAME_SERIALIZERS)}.",
+                f"type must be one of {', '.join(CLIENT_FRAMES)}.",
                 frame if isinstance(frame, dict) else None,
             )
             return
-        serializer = FRAME_SERIALIZERS[frame["type"]](data=frame)
+        serializer = CLIENT_FRAMES[frame["type"]](data=frame)
         try:
             serializer.is_valid(raise_exception=True)
             await self.handle(frame["type"], serializer.validated_data)

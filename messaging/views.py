@@ -1,10 +1,11 @@
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from conversations.selectors import conversation_for_member
 from conversations.views import conversation_names
+from messaging.asyncapi import asyncapi_document
 from messaging.selectors import history_page
 from messaging.serializers import MessageSerializer
 from users.models import User
@@ -44,3 +45,8 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
             "page_data": page_data,
         },
     )
+
+
+def asyncapi_json(request: HttpRequest) -> JsonResponse:
+    """The AsyncAPI 3 document of the WebSocket protocol (open, like the OpenAPI schema)."""
+    return JsonResponse(asyncapi_document())

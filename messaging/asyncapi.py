@@ -1,0 +1,93 @@
+"""The AsyncAPI 3 document of /ws/chat/, generated from messaging.frames with
+drf-spectacular's serializer mapping, so the socket and REST shapes are the
+same schemas."""
+
+from functools import cache
+from typing import Any
+
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.openapi import AutoSchema
+from rest_framework.generics import GenericAPIView
+
+from messaging.frames import CLIENT_FRAMES, SERVER_FRAMES
+
+
+def json_schema(schema: Any) -> Any:
+    """OpenAPI 3.0's `nullable` as JSON Schema's type lists, recursively."""
+    if isinstance(schema, list):
+        return [json_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    converted = {key: json_schema(value) for key, value in schema.items() if key != "nullable"}
+    if schema.get("nullable"):
+        if "type" in converted:
+            converted["type"] = [converted["type"], "null"]
+        else:
+            converted = {"anyOf": [converted, {"type": "null"}]}
+    return converted
+
+
+def message_name(frame_type: str, direction: str) -> str:
+    prefix = "client" if direction == "request" else "server"
+    return prefix + "".join(part.title() for part in frame_type.split("."))
+
+
+@cache
+def asyncapi_document() -> dict[str, Any]:
+    generator = SchemaGenerator()
+    generator.parse(None, True)
+    inspector = AutoSchema()
+    inspector.view = GenericAPIView(request=None)
+    inspector.registry = generator.registry
+    inspector.method = "GET"
+    inspector.path = "/ws/chat/"
+    messages: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for direction, frames, action in (
+        ("request", CLIENT_FRAMES, "receive"),
+        ("response", SERVER_FRAMES, "send"),
+    ):
+        for frame_type, serializer in frames.items():
+            component = inspector.resolve_serializer(serializer, direction)
+            name = message_name(frame_type, direction)
+            messages[name] = {
+                "name": frame_type,
+                "contentType": "application/json",
+                "payload": {
+                    "unevaluatedProperties": False,
+                    "allOf": [
+                        {"$ref": f"#/components/schemas/{component.name}"},
+                        {
+                            "type": "object",
+                            "properties": {"type": {"const": frame_type}},
+                            "required": ["type"],
+                        },
+                    ],
+                },
+            }
+            operations[name] = {
+                "action": action,
+                "channel": {"$ref": "#/channels/chat"},
+                "messages": [{"$ref": f"#/channels/chat/messages/{name}"}],
+            }
+    schemas = json_schema(generator.registry.build({}).get("schemas", {}))
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Chat WebSocket",
+            "version": "1.0.0",
+            "description": "One socket per client carries the live events of all the caller's "
+            "conversations. Authenticate with the session cookie or an `Authorization: Bearer "
+            "<key>` header; unauthenticated sockets are closed with code 4401, frames over "
+            '64 KB with 1009. See README "WebSocket".',
+        },
+        "servers": {"local": {"host": "127.0.0.1:8000", "protocol": "ws"}},
+        "channels": {
+            "chat": {
+                "address": "/ws/chat/",
+                "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in messages},
+            }
+        },
+        "operations": operations,
+        "components": {"schemas": schemas, "messages": messages},
+    }

@@ -1,0 +1,115 @@
+"""The WebSocket frames, as serializers: the consumer validates client frames
+with them, and the AsyncAPI document (messaging/asyncapi.py) describes every
+frame from them, with the message and conversation shapes of the REST API."""
+
+from rest_framework import serializers
+
+from conversations.serializers import ConversationSerializer
+from messaging.serializers import IdField, MessageSerializer
+
+# Client → server -----------------------------------------------------------
+
+
+class MessageSendFrame(serializers.Serializer):
+    conversationId = IdField()
+    text = serializers.CharField(trim_whitespace=False)
+    clientMessageId = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_null=True,
+        help_text="Echoed in message.ack; a retry with the same id stores nothing new.",
+    )
+    clientTimestamp = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class TypingFrame(serializers.Serializer):
+    conversationId = IdField()
+    active = serializers.BooleanField()
+
+
+class ReadFrame(serializers.Serializer):
+    conversationId = IdField()
+    seq = serializers.IntegerField(min_value=0, max_value=2**62)
+
+
+class SyncFrame(serializers.Serializer):
+    conversationId = IdField()
+    sinceVersion = serializers.IntegerField(min_value=0, max_value=2**62)
+
+
+CLIENT_FRAMES = {
+    "message.send": MessageSendFrame,
+    "typing": TypingFrame,
+    "read": ReadFrame,
+    "sync": SyncFrame,
+}
+
+# Server → client -----------------------------------------------------------
+
+
+class MessageEventFrame(serializers.Serializer):
+    type = serializers.CharField()
+    conversationId = serializers.CharField()
+    seq = serializers.IntegerField()
+    version = serializers.IntegerField()
+    message = MessageSerializer()
+
+
+class MessageAckFrame(MessageEventFrame):
+    clientMessageId = serializers.CharField(allow_null=True)
+
+
+class TypingEventFrame(serializers.Serializer):
+    type = serializers.CharField()
+    conversationId = serializers.CharField()
+    userId = serializers.CharField()
+    active = serializers.BooleanField()
+
+
+class ReadEventFrame(serializers.Serializer):
+    type = serializers.CharField()
+    conversationId = serializers.CharField()
+    userId = serializers.CharField()
+    seq = serializers.IntegerField()
+
+
+class PresenceFrame(serializers.Serializer):
+    type = serializers.CharField()
+    userId = serializers.CharField()
+    online = serializers.BooleanField()
+    lastSeenAt = serializers.DateTimeField(allow_null=True)
+
+
+class ConversationNewFrame(serializers.Serializer):
+    type = serializers.CharField()
+    conversation = ConversationSerializer()
+
+
+class SyncDoneFrame(serializers.Serializer):
+    type = serializers.CharField()
+    conversationId = serializers.CharField()
+
+
+class ErrorFrame(serializers.Serializer):
+    type = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    status = serializers.IntegerField(help_text="The HTTP status the same error has over REST.")
+    details = serializers.DictField(required=False)
+    frameType = serializers.CharField(required=False, help_text="type of the frame it answers")
+    clientMessageId = serializers.CharField(required=False)
+    conversationId = serializers.CharField(required=False)
+
+
+SERVER_FRAMES = {
+    "message.new": MessageEventFrame,
+    "message.updated": MessageEventFrame,
+    "message.deleted": MessageEventFrame,
+    "message.ack": MessageAckFrame,
+    "typing": TypingEventFrame,
+    "read": ReadEventFrame,
+    "presence": PresenceFrame,
+    "conversation.new": ConversationNewFrame,
+    "sync.done": SyncDoneFrame,
+    "error": ErrorFrame,
+}
