@@ -7,6 +7,8 @@ from messaging import views as messaging_views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("admin/status/", views.status_page, name="chat-status"),
     path("admin/", admin.site.urls),
     path("accounts/", include("users.page_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,6 +1,63 @@
-from django.http import HttpRequest, JsonResponse
+from dataclasses import asdict
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from chatproject.health import readiness_checks
+from users.models import SocketConnection
+
+IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
     """The process is up (no dependency checks: that is readiness)."""
     return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready for traffic: the database answers and the channel layer carries a
+    message there and back. 503 otherwise, so a load balancer moves on."""
+    checks = readiness_checks()
+    ready = all(check.ok for check in checks)
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": [asdict(c) for c in checks]},
+        status=200 if ready else 503,
+    )
+
+
+def socket_processes() -> list[dict]:
+    """Open sockets per server process (host:pid)."""
+    rows = (
+        SocketConnection.objects.values("server").annotate(sockets=Count("id")).order_by("server")
+    )
+    return [{"process": row["server"], "sockets": row["sockets"]} for row in rows]
+
+
+@staff_member_required
+def status_page(request: HttpRequest) -> HttpResponse:
+    """What an operator needs when "messages don't arrive"."""
+    backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    processes = socket_processes()
+    warnings = []
+    if backend == IN_MEMORY_LAYER and len(processes) > 1:
+        warnings.append(
+            f"The in-memory channel layer is in use but sockets are open on {len(processes)} "
+            "processes: events reach only sockets of the process that published them. "
+            "Set REDIS_URL."
+        )
+    return render(
+        request,
+        "admin/chat_status.html",
+        {
+            "title": "Chat status",
+            "backend": backend,
+            "redis_url": settings.REDIS_URL or None,
+            "checks": readiness_checks(),
+            "processes": processes,
+            "total_sockets": sum(p["sockets"] for p in processes),
+            "warnings": warnings,
+        },
+    )

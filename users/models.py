@@ -63,6 +63,7 @@ class SocketConnection(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="socket_connections"
     )
     channel_name = models.CharField(max_length=200, unique=True)
+    server = models.CharField(max_length=200, help_text="host:pid of the process holding it")
     connected_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -1,5 +1,7 @@
 """Writes to users and their API tokens."""
 
+import os
+import socket
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -12,6 +14,7 @@ from django.utils import timezone
 from users.models import ApiToken, SocketConnection, User, hash_token
 
 TOKEN_LAST_USED_GRANULARITY = timedelta(minutes=1)
+SERVER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @transaction.atomic
@@ -66,7 +69,9 @@ def socket_opened(user: User, channel_name: str) -> bool:
     row is locked so that tabs opening and closing at once agree."""
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()
-        SocketConnection.objects.get_or_create(channel_name=channel_name, defaults={"user": user})
+        SocketConnection.objects.get_or_create(
+            channel_name=channel_name, defaults={"user": user, "server": SERVER_ID}
+        )
         return SocketConnection.objects.filter(user=user).count() == 1
 
 
