@@ -76,3 +76,15 @@ def direct_conversation_between(
     if conversation is None:
         raise NotFound("These users have no direct conversation.")
     return with_details([conversation], user)[0]
+
+
+def display_names(conversations: list[Conversation], me: User) -> dict[int, str]:
+    """What each conversation is called on screen: its title, or the other members' names."""
+    member_ids = {user_id for conversation in conversations for user_id in conversation.member_ids}
+    names = {user.pk: user.name for user in User.objects.filter(pk__in=member_ids)}
+    return {
+        conversation.pk: conversation.title
+        or ", ".join(names[uid] for uid in conversation.member_ids if uid != me.pk)
+        or f"{me.name} (you)"
+        for conversation in conversations
+    }

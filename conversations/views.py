@@ -5,26 +5,13 @@ from django.shortcuts import redirect, render
 from conversations import selectors, services
 from conversations.forms import NewConversationForm
 from conversations.serializers import MemberConversationSerializer
-from users.models import User
 from users.services import online_user_ids
-
-
-def conversation_names(conversations, me: User) -> dict[int, str]:
-    """What each conversation is called on screen: its title, or the other members' names."""
-    member_ids = {user_id for conversation in conversations for user_id in conversation.member_ids}
-    names = {user.pk: user.name for user in User.objects.filter(pk__in=member_ids)}
-    return {
-        conversation.pk: conversation.title
-        or ", ".join(names[uid] for uid in conversation.member_ids if uid != me.pk)
-        or f"{me.name} (you)"
-        for conversation in conversations
-    }
 
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
     conversations = selectors.conversations_for_user(request.user)
-    names = conversation_names(conversations, request.user)
+    names = selectors.display_names(conversations, request.user)
     rows = [{"name": names[c.pk], **MemberConversationSerializer(c).data} for c in conversations]
     online = online_user_ids({uid for c in conversations for uid in c.member_ids})
     return render(

@@ -3,8 +3,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework.exceptions import NotFound, PermissionDenied
 
-from conversations.selectors import conversation_for_member
-from conversations.views import conversation_names
+from conversations.selectors import conversation_for_member, display_names
 from messaging.asyncapi import asyncapi_document
 from messaging.selectors import history_page
 from messaging.serializers import MessageSerializer
@@ -39,7 +38,7 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
         "chat/conversation.html",
         {
             "conversation": conversation,
-            "name": conversation_names([conversation], request.user)[conversation.pk],
+            "name": display_names([conversation], request.user)[conversation.pk],
             "members": members,
             "messages": messages,
             "page_data": page_data,
