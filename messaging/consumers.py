@@ -6,6 +6,7 @@ services as the REST API and forwards the frames that messaging.events
 publishes. It never builds a message event itself.
 """
 
+import asyncio
 import json
 import logging
 import time
@@ -14,11 +15,12 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 
 from chatproject.errors import flatten_message
 from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
+from conversations.models import Membership
 from messaging import events, selectors, services
 from messaging.frames import CLIENT_FRAMES
 from messaging.serializers import MessageSerializer
@@ -72,7 +74,58 @@ def conversation_members_online(conversation_ids: list[int]) -> list[dict]:
     return events.online_presence_frames(conversation_ids)
 
 
+@database_sync_to_async
+def keep_sockets_alive() -> list[tuple[int, Any, list[int]]]:
+    return [
+        (user_id, last_seen_at, list(conversation_ids_of(user_id)))
+        for user_id, last_seen_at in user_services.keep_sockets_alive()
+    ]
+
+
+def conversation_ids_of(user_id: int):
+    return Membership.objects.filter(user_id=user_id).values_list("conversation_id", flat=True)
+
+
+async def presence_heartbeat() -> None:
+    """Mark this process's sockets alive and announce as offline the users
+    whose only sockets were on a process that died without closing them."""
+    for user_id, last_seen_at, conversation_ids in await keep_sockets_alive():
+        await events.publish_presence(
+            user_id, conversation_ids, online=False, last_seen_at=last_seen_at
+        )
+
+
+async def keep_presence() -> None:
+    """One task per server process: a presence heartbeat every PRESENCE_HEARTBEAT."""
+    while True:
+        await asyncio.sleep(user_services.PRESENCE_HEARTBEAT.total_seconds())
+        try:
+            await presence_heartbeat()
+        except Exception:
+            logger.exception("Presence heartbeat failed")
+
+
+presence_keeper: asyncio.Task | None = None
+
+
+def ensure_presence_keeper() -> None:
+    global presence_keeper
+    loop = asyncio.get_running_loop()
+    if presence_keeper is None or presence_keeper.done() or presence_keeper.get_loop() is not loop:
+        presence_keeper = loop.create_task(keep_presence())
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
+    group_refresher: asyncio.Task | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # However the consumer ends, its channel must not stay in groups.
+            if self.group_refresher is not None:
+                self.group_refresher.cancel()
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -81,6 +134,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.typing_sent_at: dict[int, float] = {}
+        self.typing_in: set[int] = set()
         self.conversation_ids = set(await member_conversation_ids(user))
         await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         for conversation_id in self.conversation_ids:
@@ -89,12 +143,32 @@ class ChatConsumer(AsyncWebsocketConsumer):
         became_online = await database_sync_to_async(user_services.socket_opened)(
             user, self.channel_name
         )
+        ensure_presence_keeper()
         if became_online:
             await events.publish_presence(
                 user.pk, self.conversation_ids, online=True, last_seen_at=None
             )
         for frame in await conversation_members_online(list(self.conversation_ids)):
             await self.send(text_data=events.encode(frame))
+        group_expiry = getattr(self.channel_layer, "group_expiry", None)
+        if group_expiry:
+            self.group_refresher = asyncio.create_task(self.refresh_groups(group_expiry / 2))
+
+    async def refresh_groups(self, interval: float) -> None:
+        """The layer drops a channel from a group `group_expiry` seconds after
+        it joined (its guard against processes that died without leaving): a
+        socket open longer would silently stop getting events. Joining again
+        restarts the clock."""
+        while True:
+            await asyncio.sleep(interval)
+            groups = [events.user_group(self.user.pk)] + [
+                events.conversation_group(cid) for cid in list(self.conversation_ids)
+            ]
+            try:
+                for group in groups:
+                    await self.channel_layer.group_add(group, self.channel_name)
+            except Exception:
+                logger.exception("Refreshing the groups of %s failed", self.channel_name)
 
     async def join(self, conversation_id: int) -> None:
         self.conversation_ids.add(conversation_id)
@@ -105,6 +179,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user"):
             return
+        if self.group_refresher is not None:
+            # Stopped first, so that it cannot join a group left below.
+            self.group_refresher.cancel()
+            await asyncio.gather(self.group_refresher, return_exceptions=True)
         for conversation_id in self.conversation_ids:
             await self.channel_layer.group_discard(
                 events.conversation_group(conversation_id), self.channel_name
@@ -120,7 +198,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw = text_data if text_data is not None else bytes_data or b""
-        if len(raw) > settings.CHAT_WS_MAX_FRAME_BYTES:
+        # The limit is in bytes: a text frame of non-ASCII characters has
+        # more bytes than characters (at most 4 per character in UTF-8).
+        size = len(raw)
+        if isinstance(raw, str) and size * 4 > settings.CHAT_WS_MAX_FRAME_BYTES:
+            size = len(raw.encode("utf-8", "surrogatepass"))
+        if size > settings.CHAT_WS_MAX_FRAME_BYTES:
             await self.send_error(
                 "frame_too_large",
                 f"A frame has at most {settings.CHAT_WS_MAX_FRAME_BYTES} bytes.",
@@ -176,26 +259,37 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
 
     async def typing(self, conversation_id: int, active: bool) -> None:
-        """Typing is rate-limited per conversation (one `active` per interval)
-        and only for conversations this socket belongs to."""
+        """Typing is rate-limited per conversation: at most one `active` per
+        interval, and an `inactive` only after an `active`; only for
+        conversations this socket belongs to."""
         if conversation_id not in self.conversation_ids:
-            raise ValidationError(
-                {"conversationId": ["You are not a member of this conversation."]}
-            )
-        now = time.monotonic()
-        if (
-            active
-            and now - self.typing_sent_at.get(conversation_id, 0) < settings.CHAT_TYPING_INTERVAL
-        ):
+            # The same answer as every other frame for a conversation one is not in.
+            raise PermissionDenied("You are not a member of this conversation.")
+        if active:
+            now = time.monotonic()
+            last = self.typing_sent_at.get(conversation_id)
+            if last is not None and now - last < settings.CHAT_TYPING_INTERVAL:
+                return
+            self.typing_sent_at[conversation_id] = now
+            self.typing_in.add(conversation_id)
+        elif conversation_id in self.typing_in:
+            self.typing_in.discard(conversation_id)
+        else:
             return
-        self.typing_sent_at[conversation_id] = now if active else 0
         await events.publish_typing(conversation_id, self.user.pk, active=active)
 
     async def chat_event(self, event: dict[str, Any]) -> None:
         """A frame published by messaging.events to one of this socket's groups."""
         if event["frameType"] == "conversation.new":
-            await self.join(int(event["conversationId"]))
-        elif event["frameType"] == "typing" and event.get("userId") == str(self.user.pk):
+            conversation_id = int(event["conversationId"])
+            await self.join(conversation_id)
+            await self.send(text_data=event["frame"])
+            # Anything sent before this socket joined the group went past it:
+            # replay it (a client ignores versions it already holds).
+            for frame in await changes_for_socket(self.user, conversation_id, 0):
+                await self.send_frame(frame)
+            return
+        if event["frameType"] == "typing" and event.get("userId") == str(self.user.pk):
             return
         await self.send(text_data=event["frame"])
 

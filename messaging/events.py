@@ -159,12 +159,10 @@ async def publish_typing(conversation_id: int, user_id: int, *, active: bool) ->
 def online_presence_frames(conversation_ids: list[int]) -> list[dict[str, Any]]:
     """`presence` frames for the online members of these conversations, sent
     to a socket when it connects."""
-    from users.models import SocketConnection
+    from users.services import live_sockets
 
     member_ids = Membership.objects.filter(conversation_id__in=conversation_ids).values("user_id")
-    online = SocketConnection.objects.filter(user_id__in=member_ids).values_list(
-        "user_id", flat=True
-    )
+    online = live_sockets().filter(user_id__in=member_ids).values_list("user_id", flat=True)
     return [
         presence_frame(user_id, online=True, last_seen_at=None) for user_id in sorted(set(online))
     ]

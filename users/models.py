@@ -4,6 +4,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 
 
 class User(AbstractUser):
@@ -65,6 +66,9 @@ class SocketConnection(models.Model):
     channel_name = models.CharField(max_length=200, unique=True)
     server = models.CharField(max_length=200, help_text="host:pid of the process holding it")
     connected_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField(
+        default=timezone.now, db_index=True, help_text="Last heartbeat of its process."
+    )
 
     def __str__(self) -> str:
         return f"{self.user} on {self.channel_name}"

@@ -15,6 +15,8 @@ from users.models import ApiToken, SocketConnection, User, hash_token
 
 TOKEN_LAST_USED_GRANULARITY = timedelta(minutes=1)
 SERVER_ID = f"{socket.gethostname()}:{os.getpid()}"
+PRESENCE_HEARTBEAT = timedelta(seconds=30)
+PRESENCE_TIMEOUT = 3 * PRESENCE_HEARTBEAT
 
 
 @transaction.atomic
@@ -64,6 +66,12 @@ def user_for_token_key(key: str) -> tuple[User, ApiToken] | None:
     return token.user, token
 
 
+def live_sockets():
+    """Sockets whose process has reported within PRESENCE_TIMEOUT: rows left by
+    a process that died without closing them stop counting after that."""
+    return SocketConnection.objects.filter(seen_at__gte=timezone.now() - PRESENCE_TIMEOUT)
+
+
 def socket_opened(user: User, channel_name: str) -> bool:
     """Record an open socket; True when this makes the user online. The user
     row is locked so that tabs opening and closing at once agree."""
@@ -72,7 +80,7 @@ def socket_opened(user: User, channel_name: str) -> bool:
         SocketConnection.objects.get_or_create(
             channel_name=channel_name, defaults={"user": user, "server": SERVER_ID}
         )
-        return SocketConnection.objects.filter(user=user).count() == 1
+        return live_sockets().filter(user=user).count() == 1
 
 
 def socket_closed(user: User, channel_name: str) -> datetime | None:
@@ -81,16 +89,36 @@ def socket_closed(user: User, channel_name: str) -> datetime | None:
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()
         SocketConnection.objects.filter(channel_name=channel_name).delete()
-        if SocketConnection.objects.filter(user=user).exists():
+        if live_sockets().filter(user=user).exists():
             return None
         now = timezone.now()
         User.objects.filter(pk=user.pk).update(last_seen_at=now)
         return now
 
 
+def keep_sockets_alive(server: str = SERVER_ID) -> list[tuple[int, datetime]]:
+    """Run by every server process each PRESENCE_HEARTBEAT: mark this
+    process's sockets as alive, and forget the sockets of processes that
+    stopped reporting (killed, or their host gone). Returns (user id,
+    last_seen_at) of each user that this leaves with no live socket."""
+    now = timezone.now()
+    SocketConnection.objects.filter(server=server).update(seen_at=now)
+    stale = SocketConnection.objects.filter(seen_at__lt=now - PRESENCE_TIMEOUT)
+    user_ids = set(stale.values_list("user_id", flat=True))
+    if not user_ids:
+        return []
+    went_offline = []
+    for user_id in sorted(user_ids):
+        with transaction.atomic():
+            User.objects.select_for_update().filter(pk=user_id).first()
+            SocketConnection.objects.filter(
+                user_id=user_id, seen_at__lt=now - PRESENCE_TIMEOUT
+            ).delete()
+            if not live_sockets().filter(user_id=user_id).exists():
+                User.objects.filter(pk=user_id).update(last_seen_at=now)
+                went_offline.append((user_id, now))
+    return went_offline
+
+
 def online_user_ids(user_ids: Iterable[int]) -> set[int]:
-    return set(
-        SocketConnection.objects.filter(user_id__in=list(user_ids)).values_list(
-            "user_id", flat=True
-        )
-    )
+    return set(live_sockets().filter(user_id__in=list(user_ids)).values_list("user_id", flat=True))

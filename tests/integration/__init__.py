@@ -1,0 +1,1 @@
+"""Tests against real daphne processes sharing PostgreSQL and Redis."""

@@ -1,0 +1,494 @@
+"""Several daphne processes sharing one PostgreSQL database and one Redis
+channel layer: a message sent to any process, over REST or a socket, reaches
+the sockets of every other process exactly once (in seq order when sent one
+after another) and matches the stored history; a process started later gets
+conversations created after its sockets connected; a socket outlives the
+layer's group expiry.
+
+The servers have a database of their own (tests/live_server.py), so these
+tests use no pytest-django database. Everything is bounded: each test runs
+under one overall timeout, each wait for a frame under a shorter one, and a
+failure carries every server's log.
+"""
+
+import asyncio
+import contextlib
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.live_server import Deployment, Server, postgres_deployment
+
+pytestmark = pytest.mark.redis
+
+OVERALL_TIMEOUT = 30
+FRAME_TIMEOUT = 10
+HTTP_TIMEOUT = 10
+MESSAGES = 30
+PASSWORD = "correct-horse-battery-9"
+
+# The servers listen on loopback: never go through a proxy from the environment.
+HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+# REST -------------------------------------------------------------------------
+
+
+def http_json(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with HTTP.open(request, timeout=HTTP_TIMEOUT) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+async def api(
+    server: Server,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    token: str | None = None,
+    expect: int = 200,
+) -> Any:
+    status, payload = await asyncio.to_thread(http_json, method, server.url + path, body, token)
+    assert status == expect, f"{method} {path} on :{server.port}: {status} {payload}"
+    return payload
+
+
+async def sign_up(server: Server, name: str) -> tuple[str, str]:
+    """A new user; returns (user id, API token)."""
+    username = f"{name}_{uuid.uuid4().hex[:8]}"
+    body = {"username": username, "password": PASSWORD, "displayName": name.title()}
+    answer = await api(server, "POST", "/api/auth/signup", body, expect=201)
+    return answer["user"]["id"], answer["token"]
+
+
+async def create_direct(server: Server, token: str, other_id: str) -> str:
+    answer = await api(
+        server, "POST", "/api/conversations", {"users": [other_id]}, token=token, expect=201
+    )
+    return answer["id"]
+
+
+async def post_message(
+    server: Server, token: str, sender: str, conversation_id: str, text: str, client_id: str
+) -> dict[str, Any]:
+    body = {
+        "conversationId": conversation_id,
+        "sender": sender,
+        "text": text,
+        "clientMessageId": client_id,
+    }
+    return await api(server, "POST", "/api/messages", body, token=token)
+
+
+# Sockets ----------------------------------------------------------------------
+
+
+class Socket:
+    """A chat socket whose frames a background task collects, so that waiting
+    for one frame never drops another."""
+
+    def __init__(self, name: str, server: Server, connection: ClientConnection) -> None:
+        self.name = name
+        self.server = server
+        self.connection = connection
+        self.frames: list[dict[str, Any]] = []
+        self.changed = asyncio.Event()
+        self.reader = asyncio.create_task(self.read())
+
+    async def read(self) -> None:
+        try:
+            async for raw in self.connection:
+                self.frames.append(json.loads(raw))
+                self.changed.set()
+        finally:
+            self.changed.set()
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.connection.send(json.dumps(frame))
+
+    def of_type(self, frame_type: str, conversation_id: str | None = None) -> list[dict]:
+        return [
+            frame
+            for frame in self.frames
+            if frame.get("type") == frame_type
+            and (conversation_id is None or frame.get("conversationId") == conversation_id)
+        ]
+
+    async def wait_for(self, what: str, found: Callable[[], Any]) -> Any:
+        """Wait until found() is truthy and return it; fail naming `what`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FRAME_TIMEOUT
+        while True:
+            self.changed.clear()
+            result = found()
+            if result:
+                return result
+            if self.reader.done():
+                raise AssertionError(
+                    f"{self.name}'s socket on :{self.server.port} closed while waiting for "
+                    f"{what}: {self.reader.exception() or self.connection.close_code}; "
+                    f"frames: {self.summary()}"
+                )
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"{self.name}'s socket on :{self.server.port} got no {what} within "
+                    f"{FRAME_TIMEOUT} s; frames: {self.summary()}"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), remaining)
+
+    def ack_or_error(self, client_id: str) -> list[dict]:
+        """The ack of this clientMessageId, or any error frame (which fails fast)."""
+        acks = [f for f in self.of_type("message.ack") if f["clientMessageId"] == client_id]
+        return acks or self.of_type("error")
+
+    def summary(self) -> str:
+        return ", ".join(
+            f"{frame.get('type')}"
+            + (f"#{frame['seq']}" if "seq" in frame else "")
+            + (f"({frame.get('code')})" if frame.get("type") == "error" else "")
+            for frame in self.frames
+        )
+
+    async def close(self) -> None:
+        await self.connection.close()
+        self.reader.cancel()
+        await asyncio.gather(self.reader, return_exceptions=True)
+
+
+async def open_socket(name: str, server: Server, token: str) -> Socket:
+    connection = await connect(
+        server.ws_url,
+        additional_headers={"Authorization": f"Bearer {token}"},
+        proxy=None,
+        open_timeout=FRAME_TIMEOUT,
+        close_timeout=2,
+    )
+    return Socket(name, server, connection)
+
+
+def message_frames(socket: Socket, conversation_id: str) -> list[dict]:
+    return socket.of_type("message.new", conversation_id)
+
+
+async def barrier(sender: Socket, receivers: list[Socket], conversation_id: str) -> None:
+    """Every event published before now has reached `receivers`: a typing
+    frame from `sender` goes through the same conversation group after them
+    (it is not stored, and not echoed to the typist)."""
+    await sender.send({"type": "typing", "conversationId": conversation_id, "active": True})
+    for receiver in receivers:
+        await receiver.wait_for(
+            f"typing from {sender.name}", lambda r=receiver: r.of_type("typing", conversation_id)
+        )
+
+
+# Servers ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def deployment(tmp_path, postgres_url, redis_url) -> Iterator[Deployment]:
+    with postgres_deployment(tmp_path, postgres_url, redis_url) as deployment:
+        yield deployment
+
+
+def start_servers(deployment: Deployment, count: int) -> list[Server]:
+    """Start `count` daphne processes at once (each takes a second or two)."""
+    with ThreadPoolExecutor(count) as pool:
+        servers = list(pool.map(lambda _: deployment.start_server(), range(count)))
+    # Two processes on one port would make a "multi-process" test use one.
+    assert len({server.port for server in deployment.servers}) == len(deployment.servers)
+    return servers
+
+
+def server_logs(deployment: Deployment) -> str:
+    return "\n".join(
+        f"----- daphne :{server.port} (exit {server.process.poll()}) -----\n{server.log()}"
+        for server in deployment.servers
+    )
+
+
+async def bounded(deployment: Deployment, scenario: Callable[[], Awaitable[None]]) -> None:
+    """Run the scenario under the overall timeout; any failure carries the logs."""
+    try:
+        await asyncio.wait_for(scenario(), OVERALL_TIMEOUT)
+    except Exception as exc:
+        pytest.fail(
+            f"{type(exc).__name__}: {exc}\n\nServer logs:\n{server_logs(deployment)}",
+            pytrace=True,
+        )
+
+
+# Tests ------------------------------------------------------------------------
+
+
+async def test_messages_cross_processes_exactly_once_in_order(deployment):
+    first, second = await asyncio.to_thread(start_servers, deployment, 2)
+
+    async def scenario() -> None:
+        a_id, a_token = await sign_up(first, "alice")
+        b_id, b_token = await sign_up(first, "bob")
+        conversation_id = await create_direct(first, a_token, b_id)
+        b_socket = await open_socket("B", first, b_token)
+        a_socket = await open_socket("A", second, a_token)
+        try:
+            sent: list[dict[str, Any]] = []  # the stored messages, in sending order
+            for index in range(MESSAGES):
+                text = f"message {index} from A"
+                client_id = f"cid-{index}-{uuid.uuid4().hex[:8]}"
+                path = index % 3
+                if path == 0:
+                    await a_socket.send(
+                        {
+                            "type": "message.send",
+                            "conversationId": conversation_id,
+                            "text": text,
+                            "clientMessageId": client_id,
+                        }
+                    )
+                    ack = await a_socket.wait_for(
+                        f"ack of {client_id}",
+                        lambda cid=client_id: a_socket.ack_or_error(cid),
+                    )
+                    assert len(ack) == 1 and ack[0]["type"] == "message.ack", ack
+                    message = ack[0]["message"]
+                else:
+                    server = second if path == 1 else first
+                    message = await post_message(
+                        server, a_token, a_id, conversation_id, text, client_id
+                    )
+                assert message["text"] == text and message["clientMessageId"] == client_id
+                sent.append(message)
+
+            await b_socket.wait_for(
+                f"{MESSAGES} message.new",
+                lambda: len(message_frames(b_socket, conversation_id)) >= MESSAGES,
+            )
+            await barrier(a_socket, [b_socket], conversation_id)
+            await barrier(b_socket, [a_socket], conversation_id)
+
+            # Sends were one after another, so seq follows the sending order.
+            assert [m["seq"] for m in sent] == list(range(1, MESSAGES + 1)), sent
+            sent_ids = [m["id"] for m in sent]
+            assert len(set(sent_ids)) == MESSAGES
+
+            for socket in (b_socket, a_socket):
+                frames = message_frames(socket, conversation_id)
+                ids = [frame["message"]["id"] for frame in frames]
+                assert ids == sent_ids, f"{socket.name} got {socket.summary()}"
+                assert [frame["seq"] for frame in frames] == list(range(1, MESSAGES + 1))
+                for frame, message in zip(frames, sent, strict=True):
+                    assert frame["message"] == message, (frame, message)
+                    assert frame["version"] == message["version"]
+                assert not socket.of_type("error"), socket.of_type("error")
+
+            acks = a_socket.of_type("message.ack")
+            assert len(acks) == len(range(0, MESSAGES, 3)), acks
+            assert not b_socket.of_type("message.ack")
+
+            history = await api(
+                first, "GET", f"/api/messages/{conversation_id}?limit=200", token=b_token
+            )
+            assert [m["id"] for m in history] == sent_ids
+            assert history == sent
+        finally:
+            await a_socket.close()
+            await b_socket.close()
+
+    await bounded(deployment, scenario)
+
+
+async def test_concurrent_sends_from_both_processes_arrive_once(deployment):
+    """Sends racing on both processes: seq stays gap-free and every socket gets
+    each message once. Arrival order is not asserted: two processes publish
+    after their own commits, so seq k+1 may overtake seq k (clients resync
+    when a version skips)."""
+    first, second = await asyncio.to_thread(start_servers, deployment, 2)
+
+    async def scenario() -> None:
+        a_id, a_token = await sign_up(first, "alice")
+        b_id, b_token = await sign_up(first, "bob")
+        conversation_id = await create_direct(first, a_token, b_id)
+        b_socket = await open_socket("B", first, b_token)
+        a_socket = await open_socket("A", second, a_token)
+        try:
+
+            async def send(index: int) -> None:
+                client_id = f"race-{index}"
+                text = f"race {index}"
+                if index % 3 == 0:
+                    frame = {
+                        "type": "message.send",
+                        "conversationId": conversation_id,
+                        "text": text,
+                        "clientMessageId": client_id,
+                    }
+                    await a_socket.send(frame)
+                else:
+                    server = second if index % 3 == 1 else first
+                    await post_message(server, a_token, a_id, conversation_id, text, client_id)
+
+            await asyncio.gather(*(send(index) for index in range(MESSAGES)))
+            await a_socket.wait_for(
+                "every ack",
+                lambda: (
+                    len(a_socket.of_type("message.ack")) >= len(range(0, MESSAGES, 3))
+                    or a_socket.of_type("error")
+                ),
+            )
+            await b_socket.wait_for(
+                f"{MESSAGES} message.new",
+                lambda: len(message_frames(b_socket, conversation_id)) >= MESSAGES,
+            )
+            await barrier(a_socket, [b_socket], conversation_id)
+            await barrier(b_socket, [a_socket], conversation_id)
+
+            history = await api(
+                first, "GET", f"/api/messages/{conversation_id}?limit=200", token=b_token
+            )
+            assert [m["seq"] for m in history] == list(range(1, MESSAGES + 1)), history
+            assert sorted(m["clientMessageId"] for m in history) == sorted(
+                f"race-{index}" for index in range(MESSAGES)
+            )
+            for socket in (b_socket, a_socket):
+                frames = message_frames(socket, conversation_id)
+                assert sorted(frame["seq"] for frame in frames) == list(range(1, MESSAGES + 1)), (
+                    f"{socket.name} got {socket.summary()}"
+                )
+                by_seq = {frame["seq"]: frame["message"] for frame in frames}
+                assert [by_seq[m["seq"]] for m in history] == history
+                assert not socket.of_type("error"), socket.of_type("error")
+        finally:
+            await a_socket.close()
+            await b_socket.close()
+
+    await bounded(deployment, scenario)
+
+
+async def test_later_process_gets_conversation_created_after_connecting(deployment):
+    first, second = await asyncio.to_thread(start_servers, deployment, 2)
+
+    async def scenario() -> None:
+        a_id, a_token = await sign_up(first, "alice")
+        c_id, c_token = await sign_up(second, "carol")
+        third = await asyncio.to_thread(deployment.start_server)
+        c_socket = await open_socket("C", third, c_token)
+        a_socket = await open_socket("A", second, a_token)
+        try:
+            # C has no conversation yet: only its own presence at connect.
+            assert {frame["type"] for frame in c_socket.frames} <= {"presence"}, c_socket.summary()
+            conversation_id = await create_direct(first, a_token, c_id)
+            for socket in (c_socket, a_socket):
+                new = await socket.wait_for(
+                    "conversation.new", lambda s=socket: s.of_type("conversation.new")
+                )
+                assert len(new) == 1 and new[0]["conversation"]["id"] == conversation_id, new
+
+            await a_socket.send(
+                {
+                    "type": "message.send",
+                    "conversationId": conversation_id,
+                    "text": "over the socket on process 2",
+                    "clientMessageId": "late-1",
+                }
+            )
+            await a_socket.wait_for(
+                "ack", lambda: a_socket.of_type("message.ack") or a_socket.of_type("error")
+            )
+            await post_message(
+                first, a_token, a_id, conversation_id, "over REST on process 1", "late-2"
+            )
+            await c_socket.wait_for(
+                "2 message.new", lambda: len(message_frames(c_socket, conversation_id)) >= 2
+            )
+            await barrier(a_socket, [c_socket], conversation_id)
+
+            frames = message_frames(c_socket, conversation_id)
+            assert [frame["seq"] for frame in frames] == [1, 2], c_socket.summary()
+            assert [frame["message"]["clientMessageId"] for frame in frames] == [
+                "late-1",
+                "late-2",
+            ]
+            history = await api(
+                third, "GET", f"/api/messages/{conversation_id}?limit=200", token=c_token
+            )
+            assert [frame["message"] for frame in frames] == history
+            assert not c_socket.of_type("error") and not a_socket.of_type("error")
+
+            # A's last socket closing on process 2 reaches C on process 3.
+            await a_socket.close()
+            offline = await c_socket.wait_for(
+                "A's presence offline",
+                lambda: [
+                    frame
+                    for frame in c_socket.of_type("presence")
+                    if frame["userId"] == a_id and not frame["online"]
+                ],
+            )
+            assert len(offline) == 1 and offline[0]["lastSeenAt"], offline
+        finally:
+            await a_socket.close()
+            await c_socket.close()
+
+    await bounded(deployment, scenario)
+
+
+GROUP_EXPIRY = 2
+
+
+async def test_socket_open_longer_than_group_expiry_still_gets_events(deployment):
+    """channels-redis drops a channel from a group `group_expiry` seconds after
+    it joined (3600 s here by default): a socket open longer must stay in its
+    groups, or it silently stops getting events. Shrunk to 2 s to see it."""
+    deployment.env["CHANNEL_LAYER_GROUP_EXPIRY"] = str(GROUP_EXPIRY)
+    first, second = await asyncio.to_thread(start_servers, deployment, 2)
+
+    async def scenario() -> None:
+        a_id, a_token = await sign_up(first, "alice")
+        b_id, b_token = await sign_up(first, "bob")
+        conversation_id = await create_direct(first, a_token, b_id)
+        b_socket = await open_socket("B", first, b_token)
+        try:
+            await asyncio.sleep(GROUP_EXPIRY * 2.5)
+            await post_message(second, a_token, a_id, conversation_id, "still there?", "old-1")
+            frames = await b_socket.wait_for(
+                "message.new after the group expiry",
+                lambda: message_frames(b_socket, conversation_id),
+            )
+            assert [frame["message"]["clientMessageId"] for frame in frames] == ["old-1"]
+            # The user group too: a conversation created now still reaches B.
+            group = await api(
+                second,
+                "POST",
+                "/api/conversations",
+                {"users": [b_id], "kind": "group"},
+                token=a_token,
+                expect=201,
+            )
+            new = await b_socket.wait_for(
+                "conversation.new after the group expiry",
+                lambda: b_socket.of_type("conversation.new"),
+            )
+            assert [frame["conversation"]["id"] for frame in new] == [group["id"]]
+        finally:
+            await b_socket.close()
+
+    await bounded(deployment, scenario)
