@@ -81,9 +81,10 @@ class Deployment:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr}")
         return result.stdout
 
-    def start_server(self) -> Server:
-        port = free_port()
-        log_path = self.work_dir / f"daphne-{port}.log"
+    def start_server(self, port: int | None = None) -> Server:
+        """A daphne process on `port` (a free one by default)."""
+        port = port or free_port()
+        log_path = self.work_dir / f"daphne-{port}-{len(self.servers)}.log"
         with log_path.open("w") as log:
             process = subprocess.Popen(
                 [
@@ -116,6 +117,20 @@ class Deployment:
             time.sleep(0.2)
         server.kill()
         raise RuntimeError(f"daphne did not answer within {STARTUP_SECONDS} s:\n{server.log()}")
+
+    def restart_server(self, server: Server) -> Server:
+        """Kill `server` (no clean close for its sockets) and start a new
+        process on the same port, as a crashed and restarted process would be."""
+        server.kill()
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            try:
+                return self.start_server(port=server.port)
+            except RuntimeError:
+                # The port may still be held for a moment after the kill.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
 
 def base_env(**overrides: str) -> dict[str, str]:

@@ -11,10 +11,20 @@ const historyStatus = document.getElementById("history-status");
 const composer = document.getElementById("composer");
 const input = document.getElementById("composer-text");
 const typingLine = document.getElementById("typing");
-const seenLine = document.getElementById("seen");
+// "Seen" sits inside my newest message, under its text.
+const seenLine = document.createElement("span");
+seenLine.id = "seen";
+seenLine.className = "seen";
+seenLine.hidden = true;
 
 const TYPING_IDLE_MS = 3000;
 const TYPING_SHOWN_MS = 6000;
+// While typing goes on, `active` is repeated this often so that the others'
+// TYPING_SHOWN_MS never runs out.
+const TYPING_REFRESH_MS = 3000;
+// The server drops an `active` less than 2 s after the previous one (README
+// "WebSocket"): one that would come too soon waits until then.
+const TYPING_MIN_GAP_MS = 2200;
 
 let lastVersion = data.lastVersion;
 let syncing = false;
@@ -25,6 +35,8 @@ const readSeqs = new Map(Object.entries(data.readSeqs));
 const typingUsers = new Map(); // user id -> timeout
 let typingIdleTimer = null;
 let typingActive = false;
+let typingSentAt = -Infinity; // when the last `active` went out
+let typingDeferred = null;
 
 for (const message of data.messages) versions.set(message.id, message.version);
 for (const time of list.querySelectorAll("time")) time.textContent = formatTime(time.getAttribute("datetime"));
@@ -118,7 +130,7 @@ function updateSeen() {
     readers.length === others.length || others.length === 1
       ? "Seen"
       : `Seen by ${readers.map(nameOf).join(", ")}`;
-  list.after(seenLine);
+  mine[mine.length - 1].append(seenLine);
 }
 
 function showTyping() {
@@ -208,9 +220,24 @@ const live = connectLive({
 });
 
 function sendTyping(active) {
-  if (typingActive === active) return;
-  typingActive = active;
-  live.send({ type: "typing", conversationId, active });
+  clearTimeout(typingDeferred);
+  // Typing is only worth telling now: it is never queued for a reconnect.
+  if (!live.isOpen()) return;
+  if (!active) {
+    if (!typingActive) return;
+    typingActive = false;
+    live.send({ type: "typing", conversationId, active: false });
+    return;
+  }
+  const since = Date.now() - typingSentAt;
+  if (typingActive && since < TYPING_REFRESH_MS) return;
+  if (since < TYPING_MIN_GAP_MS) {
+    typingDeferred = setTimeout(() => sendTyping(true), TYPING_MIN_GAP_MS - since);
+    return;
+  }
+  typingActive = true;
+  typingSentAt = Date.now();
+  live.send({ type: "typing", conversationId, active: true });
 }
 
 function send() {

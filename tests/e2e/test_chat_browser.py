@@ -1,0 +1,558 @@
+"""Browser end-to-end tests: real people's flows through the web pages.
+
+One SQLite deployment and one daphne process serve the whole module (started
+by `tests.live_server`), Debian's Chromium is driven by Playwright's sync API,
+and every person is a fresh browser context that signs up through the sign-up
+page. The server has its own database, so no test here asks pytest-django for
+the test database (no `db` fixture, no `django_db` mark): Django's test DB is
+never created for this module.
+
+Every wait is bounded (TIMEOUT, or less where the contract says so), and any
+console error, uncaught page error or JavaScript dialog fails the test, except
+the WebSocket connection failures that the restart scenario causes on purpose.
+"""
+
+import itertools
+import json
+import os
+import re
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from conftest import CHROMIUM, require_service
+from tests.live_server import ROOT, Deployment, Server, sqlite_deployment
+
+TIMEOUT = 5000  # ms: the bound of every wait unless a test says otherwise
+RECONNECT_TIMEOUT = 15000  # ms: backoff (at most 10 s) after a restart
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+DESKTOP = {"width": 1000, "height": 700}
+PHONE = {"width": 375, "height": 667}
+PASSWORD = "Quiet-river-2718"
+WEBSOCKET_FAILED = re.compile(r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/ws/chat/' failed")
+DOCS = ROOT / "docs"
+
+expect.set_options(timeout=TIMEOUT)
+_serial = itertools.count(1)
+
+
+# -- plumbing -------------------------------------------------------------------
+
+
+@dataclass
+class Live:
+    deployment: Deployment
+    server: Server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def api(self, method: str, path: str, body: dict, token: str | None = None) -> dict:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(
+            self.url + path, data=json.dumps(body).encode(), headers=headers, method=method
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.load(response)
+
+
+@dataclass
+class BrowserLog:
+    """Console errors, uncaught exceptions and dialogs of every page of a test."""
+
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    allowed: list[re.Pattern] = field(default_factory=list)
+
+    def watch(self, page: Page, who: str) -> None:
+        def on_console(message) -> None:
+            if message.type == "error":
+                self.errors.append(f"{who} console: {message.text}")
+
+        def on_dialog(dialog) -> None:
+            self.dialogs.append(f"{who} {dialog.type}: {dialog.message}")
+            dialog.dismiss()
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: self.errors.append(f"{who} pageerror: {error}"))
+        page.on("dialog", on_dialog)
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
+
+
+@dataclass
+class Person:
+    username: str
+    name: str
+    id: str
+    context: BrowserContext
+    page: Page
+
+    def open(self, path: str) -> None:
+        """Open a page of the app and wait until its live socket is connected."""
+        self.page.goto(path)
+        expect(self.page.locator("#connection")).to_have_attribute("data-state", "online")
+
+    def send(self, text: str, *, keys: bool = False) -> None:
+        """Put `text` in the composer (with `keys`, typed key by key, newlines
+        with Shift+Enter), press Enter and wait until the server acknowledged it."""
+        composer = self.page.locator("#composer-text")
+        if keys:
+            for number, line in enumerate(text.split("\n")):
+                if number:
+                    composer.press("Shift+Enter")
+                composer.press_sequentially(line)
+        else:
+            composer.fill(text)
+        composer.press("Enter")
+        expect(composer).to_have_value("")
+        wait_for_message(self.page, text)
+        expect(self.page.locator("#message-list li.pending")).to_have_count(0)
+
+
+def page_data(page: Page) -> dict:
+    return json.loads(page.locator("#page-data").text_content())
+
+
+def message_texts(page: Page) -> list[str]:
+    return page.eval_on_selector_all(
+        "#message-list li.message .text", "items => items.map(item => item.textContent)"
+    )
+
+
+def count_text(page: Page, text: str) -> int:
+    return message_texts(page).count(text)
+
+
+def wait_for_message(page: Page, text: str, timeout: float = TIMEOUT) -> None:
+    """Wait until a delivered (not pending) message shows exactly `text`."""
+    page.wait_for_function(
+        """text => [...document.querySelectorAll('#message-list li.message:not(.pending) .text')]
+            .some(item => item.textContent === text)""",
+        arg=text,
+        timeout=timeout,
+    )
+
+
+def conversation_id(path: str) -> str:
+    match = re.search(r"/c/(\d+)/", path)
+    assert match, path
+    return match.group(1)
+
+
+def unread_badge(page: Page, path: str):
+    row = page.locator(f'li.conversation-row[data-conversation-id="{conversation_id(path)}"]')
+    return row.locator(".unread")
+
+
+def start_conversation(person: Person, other: Person) -> str:
+    """`person` starts a direct conversation with `other` from the new-conversation page;
+    returns the conversation page's path (where the browser now is)."""
+    page = person.page
+    page.goto("/conversations/new/")
+    page.get_by_label(other.username, exact=True).check()
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    expect(page.locator("#chat-title")).to_have_text(other.name)
+    return urlparse(page.url).path
+
+
+# -- fixtures -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[Live]:
+    with sqlite_deployment(tmp_path_factory.mktemp("e2e")) as deployment:
+        yield Live(deployment, deployment.start_server())
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # conftest's chromium_path fixture, for a module-scoped browser.
+    if not os.path.exists(CHROMIUM):
+        require_service("Chromium", f"{CHROMIUM} is missing; apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_log() -> BrowserLog:
+    return BrowserLog()
+
+
+@pytest.fixture
+def sign_up(
+    browser: Browser, live: Live, browser_log: BrowserLog
+) -> Iterator[Callable[..., Person]]:
+    """sign_up("Ann") -> a Person in a fresh browser context, signed up through
+    the sign-up page and now on the inbox. At teardown the contexts close and
+    the test fails on any unexpected console error, page error or dialog."""
+    contexts: list[BrowserContext] = []
+
+    def make(name: str, viewport: dict = DESKTOP) -> Person:
+        username = f"{name.split()[0].lower()}{next(_serial)}{uuid.uuid4().hex[:4]}"
+        context = browser.new_context(base_url=live.url, viewport=viewport)
+        contexts.append(context)
+        context.set_default_timeout(TIMEOUT)
+        page = context.new_page()
+        browser_log.watch(page, username)
+        page.goto("/accounts/signup/")
+        page.fill("#id_username", username)
+        page.fill("#id_display_name", name)
+        page.fill("#id_password1", PASSWORD)
+        page.fill("#id_password2", PASSWORD)
+        page.get_by_role("button", name="Sign up").click()
+        page.wait_for_url(f"{live.url}/")
+        expect(page.locator(".whoami")).to_have_text(name)
+        return Person(username, name, page_data(page)["me"], context, page)
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert browser_log.dialogs == [], browser_log.dialogs
+    assert browser_log.unexpected() == [], browser_log.unexpected()
+
+
+@pytest.fixture
+def pair(sign_up) -> tuple[Person, Person, str]:
+    """Ann and Ben in a direct conversation, both on its page and connected."""
+    ann, ben = sign_up("Ann Able"), sign_up("Ben Baker")
+    path = start_conversation(ann, ben)
+    expect(ann.page.locator("#connection")).to_have_attribute("data-state", "online")
+    ben.open(path)
+    return ann, ben, path
+
+
+# -- scenarios ------------------------------------------------------------------
+
+
+def test_sign_up_start_conversation_and_chat_live(sign_up):
+    ann, ben = sign_up("Ann Able"), sign_up("Ben Baker")
+    path = start_conversation(ann, ben)
+    expect(ann.page.locator("#connection")).to_have_attribute("data-state", "online")
+    ben.open(path)
+    expect(ben.page.locator("#chat-title")).to_have_text(ann.name)
+    ben.page.evaluate("window.__sameDocument = true")
+    ann.page.evaluate("window.__sameDocument = true")
+
+    started = time.monotonic()
+    ann.send("Hello Ben!", keys=True)
+    wait_for_message(ben.page, "Hello Ben!", timeout=1000)
+    assert time.monotonic() - started < 2  # typing + ack + delivery
+    ben_message = ben.page.locator("#message-list li.message").last
+    expect(ben_message.locator(".sender")).to_have_text(ann.name)
+    expect(ben_message).not_to_have_class(re.compile(r"\bmine\b"))
+
+    ben.send("Hi Ann, got it.", keys=True)
+    wait_for_message(ann.page, "Hi Ann, got it.", timeout=1000)
+    expect(ann.page.locator("#message-list li.message").last.locator(".sender")).to_have_text(
+        ben.name
+    )
+
+    # Shift+Enter is a newline inside one message; Enter sends it.
+    ann.send("first line\nsecond line", keys=True)
+    wait_for_message(ben.page, "first line\nsecond line")
+    for page in (ann.page, ben.page):
+        assert message_texts(page) == ["Hello Ben!", "Hi Ann, got it.", "first line\nsecond line"]
+        text = page.locator("#message-list li.message .text").last
+        assert text.inner_text().splitlines() == ["first line", "second line"]
+        one_line = page.locator("#message-list li.message .text").first.bounding_box()
+        assert text.bounding_box()["height"] > 1.5 * one_line["height"]
+        # Neither page reloaded.
+        assert page.evaluate("window.__sameDocument") is True
+
+
+def test_unread_badge_rises_live_and_clears_after_reading(sign_up):
+    ann, ben = sign_up("Ann Able"), sign_up("Ben Baker")
+    path = start_conversation(ann, ben)
+    expect(ann.page.locator("#connection")).to_have_attribute("data-state", "online")
+    ben.open("/")
+    badge = unread_badge(ben.page, path)
+    expect(badge).to_have_attribute("data-count", "0")
+    expect(badge).to_be_hidden()
+
+    ann.send("one")
+    expect(badge).to_have_attribute("data-count", "1")
+    expect(badge).to_be_visible()
+    expect(badge).to_have_text(re.compile(r"\b1$"))
+    ann.send("two")
+    expect(badge).to_have_attribute("data-count", "2")
+    expect(badge).to_have_text(re.compile(r"\b2$"))
+    row = ben.page.locator(f'li.conversation-row[data-conversation-id="{conversation_id(path)}"]')
+    expect(row.locator(".last-message")).to_have_text("two")
+
+    row.locator("a").click()
+    ben.page.wait_for_url(f"**{path}")
+    expect(ben.page.locator("#connection")).to_have_attribute("data-state", "online")
+    assert message_texts(ben.page) == ["one", "two"]
+    ben.page.locator("a.back").click()
+    ben.page.wait_for_url(re.compile(r"^http://[^/]+/$"))
+    badge = unread_badge(ben.page, path)
+    expect(badge).to_have_attribute("data-count", "0")
+    expect(badge).to_be_hidden()
+
+
+def test_typing_indicator(pair):
+    ann, ben, _ = pair
+    typing = ann.page.locator("#typing")
+    expect(typing).to_have_text("")
+    composer = ben.page.locator("#composer-text")
+
+    # Shown while Ben types, hidden as soon as he sends.
+    composer.press_sequentially("hel")
+    expect(typing).to_have_text(f"{ben.name} is typing…")
+    composer.press_sequentially("lo")
+    composer.press("Enter")
+    wait_for_message(ann.page, "hello")
+    expect(typing).to_have_text("", timeout=1000)
+
+    # Shown again when he types his next message right away (the server takes
+    # one `active` per 2 s, so it may come a little late); hidden after he
+    # stops (3 s idle), not sooner and well within 7 s.
+    composer.press_sequentially("still there?")
+    stopped = time.monotonic()
+    expect(typing).to_have_text(f"{ben.name} is typing…")
+    expect(typing).to_have_text("", timeout=7000)
+    assert 2.5 < time.monotonic() - stopped < 7
+    # His own page never shows his typing.
+    expect(ben.page.locator("#typing")).to_have_text("")
+
+
+def test_typing_indicator_stays_while_typing_continues(pair):
+    """Someone typing a long message keeps showing as typing, not only for the
+    first few seconds."""
+    ann, ben, _ = pair
+    typing = ann.page.locator("#typing")
+    composer = ben.page.locator("#composer-text")
+    composer.press_sequentially("a")
+    expect(typing).to_have_text(f"{ben.name} is typing…")
+    started = time.monotonic()
+    while time.monotonic() - started < 9:
+        composer.press_sequentially("b")
+        ben.page.wait_for_timeout(400)
+        expect(typing, f"hidden after {time.monotonic() - started:.1f} s of typing").to_have_text(
+            f"{ben.name} is typing…", timeout=1
+        )
+    composer.fill("")
+    expect(typing).to_have_text("")
+
+
+def test_reload_shows_same_history_in_same_order(pair):
+    ann, ben, _ = pair
+    for sender, text in [
+        (ann, "m1 from Ann"),
+        (ben, "m2 from Ben"),
+        (ann, "m3 two\nlines"),
+        (ann, "m4   spaced   out  "),
+        (ben, "m5 last"),
+    ]:
+        sender.send(text)
+    wait_for_message(ann.page, "m5 last")
+    wait_for_message(ben.page, "m4   spaced   out  ")
+    for person in (ann, ben):
+        before = message_texts(person.page)
+        seqs = person.page.eval_on_selector_all(
+            "#message-list li.message", "items => items.map(item => Number(item.dataset.seq))"
+        )
+        assert before == [
+            "m1 from Ann",
+            "m2 from Ben",
+            "m3 two\nlines",
+            "m4   spaced   out  ",
+            "m5 last",
+        ]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        person.open(person.page.url)
+        assert message_texts(person.page) == before
+        mine = person.page.eval_on_selector_all(
+            "#message-list li.message",
+            "items => items.map(item => item.classList.contains('mine'))",
+        )
+        assert mine == [
+            (person is ann) == from_ann for from_ann in (True, False, True, True, False)
+        ]
+
+
+XSS_PAYLOADS = [
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(2)</script>",
+    '"><svg onload=alert(3)>',
+]
+
+
+def test_message_text_is_never_html(pair):
+    ann, ben, path = pair
+    for payload in XSS_PAYLOADS:
+        ann.send(payload)
+        wait_for_message(ben.page, payload)
+
+    def check(page: Page) -> None:
+        texts = message_texts(page)
+        assert texts[-len(XSS_PAYLOADS) :] == XSS_PAYLOADS
+        expect(page.locator("#message-list li.message").last).to_contain_text('"><svg onload')
+        for tag in ("img", "script", "svg"):
+            expect(page.locator(f"#message-list {tag}")).to_have_count(0)
+        page.wait_for_timeout(200)  # an onerror would have fired by now
+
+    check(ben.page)
+    check(ann.page)
+    # The server-rendered path: after a reload, and the inbox's last message.
+    ben.open(path)
+    check(ben.page)
+    ben.open("/")
+    expect(ben.page.locator(".last-message").first).to_have_text(XSS_PAYLOADS[-1])
+    expect(ben.page.locator("#conversation-list img, #conversation-list svg")).to_have_count(0)
+    ann.open("/")
+    expect(ann.page.locator(".last-message").first).to_have_text(XSS_PAYLOADS[-1])
+
+
+def test_read_receipt(sign_up):
+    ann, ben = sign_up("Ann Able"), sign_up("Ben Baker")
+    path = start_conversation(ann, ben)
+    expect(ann.page.locator("#connection")).to_have_attribute("data-state", "online")
+    ann.send("did you read this?")
+    seen = ann.page.locator("#seen")
+    ann.page.wait_for_timeout(300)
+    expect(seen).to_be_hidden()
+
+    ben.open(path)
+    expect(seen).to_be_visible()
+    expect(seen).to_have_text("Seen")
+    # "Seen" sits in the message it is about, my newest one.
+    seen_in = (
+        "document.getElementById('seen').closest('li.message').querySelector('.text').textContent"
+    )
+    assert ann.page.evaluate(seen_in) == "did you read this?"
+    # Ben is on the page, so a newer message is seen as soon as it arrives.
+    ann.send("and this one?")
+    wait_for_message(ben.page, "and this one?")
+    expect(seen).to_be_visible()
+    expect(seen).to_have_text("Seen")
+    assert ann.page.evaluate(seen_in) == "and this one?"
+    # Ben's reply comes after it: "Seen" stays with Ann's message, not at the bottom.
+    ben.send("yes, both")
+    wait_for_message(ann.page, "yes, both")
+    assert ann.page.evaluate(seen_in) == "and this one?"
+
+
+def no_horizontal_scroll(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{page.url} is {width} px wide"
+
+
+def test_phone_width_has_no_horizontal_scroll(sign_up):
+    ann = sign_up("Annabelle Featherstonehaugh-Worthington", viewport=PHONE)
+    ben = sign_up("Ben Baker", viewport=PHONE)
+    for page in (ann.page, ben.page):
+        no_horizontal_scroll(page)  # the inbox, empty
+    path = start_conversation(ann, ben)
+    expect(ann.page.locator("#connection")).to_have_attribute("data-state", "online")
+    ann.send("A normal sentence that wraps over more than one line on a phone screen.")
+    ann.send("x" * 150)
+    ann.send("https://example.com/" + "very-long-path-segment/" * 6)
+    ann.send("tab\tseparated\tand    many    spaces    in    a    row    here")
+    ben.open(path)
+    for person in (ann, ben):
+        page = person.page
+        no_horizontal_scroll(page)
+        expect(page.locator("#composer-text")).to_be_in_viewport(ratio=1)
+        expect(page.get_by_role("button", name="Send")).to_be_in_viewport(ratio=1)
+        box = page.locator("#composer-text").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        assert box["y"] + box["height"] <= PHONE["height"]
+        person.open("/")
+        no_horizontal_scroll(page)
+        expect(page.locator("li.conversation-row")).to_have_count(1)
+
+
+def test_screenshots(sign_up):
+    alice = sign_up("Alice Martin")
+    bob = sign_up("Bob Chen", viewport={"width": 375, "height": 667})
+    path = start_conversation(alice, bob)
+    expect(alice.page.locator("#connection")).to_have_attribute("data-state", "online")
+    bob.open(path)
+    alice.send("Hi Bob! Are we still on for the design review at 3?")
+    bob.send("Yes, I'll bring the updated mockups.")
+    alice.send("Great. Two things to cover:\n1. the phone layout\n2. read receipts")
+    wait_for_message(bob.page, "Great. Two things to cover:\n1. the phone layout\n2. read receipts")
+    bob.send("Sounds good, see you then")
+    bob.page.locator("#composer-text").press_sequentially("One more thing")
+    expect(alice.page.locator("#typing")).to_have_text("Bob Chen is typing…")
+    expect(alice.page.locator(f'.dot[data-user-id="{bob.id}"]')).to_have_class(
+        re.compile(r"\bonline\b")
+    )
+    expect(bob.page.locator("#seen")).to_be_visible()
+    alice.page.locator("#composer-text").blur()  # no focus ring in the picture
+    DOCS.mkdir(exist_ok=True)
+    alice.page.screenshot(path=str(DOCS / "screenshot.png"))
+    bob.page.screenshot(path=str(DOCS / "screenshot-phone.png"))
+    for name in ("screenshot.png", "screenshot-phone.png"):
+        assert (DOCS / name).stat().st_size > 10_000
+
+
+def presence_dot(page: Page, user: Person):
+    return page.locator(f'.members .dot[data-user-id="{user.id}"]')
+
+
+def test_presence_dots(pair):
+    ann, ben, _ = pair
+    for page, other in ((ann.page, ben), (ben.page, ann)):
+        expect(presence_dot(page, other)).to_have_class(re.compile(r"\bonline\b"))
+    ann.context.close()
+    expect(presence_dot(ben.page, ann)).not_to_have_class(re.compile(r"\bonline\b"))
+    expect(presence_dot(ben.page, ben)).to_have_class(re.compile(r"\bonline\b"))
+
+
+def test_reconnects_after_server_restart_and_catches_up(pair, live: Live, browser_log):
+    ann, ben, _ = pair
+    ann.send("before the crash")
+    wait_for_message(ben.page, "before the crash")
+    token = live.api("POST", "/api/auth/token", {"username": ann.username, "password": PASSWORD})[
+        "token"
+    ]
+    browser_log.allowed.append(WEBSOCKET_FAILED)
+
+    live.server.kill()
+    for person in (ann, ben):
+        expect(person.page.locator("#connection")).to_have_attribute("data-state", "offline")
+    # Ben's network is down too until Ann's message is in, so that he can only
+    # get it by catching up after his reconnect (not from the live push).
+    ben.context.set_offline(True)
+    live.server = live.deployment.restart_server(live.server)
+
+    text = f"sent over REST while Ben was away {uuid.uuid4().hex[:6]}"
+    live.api(
+        "POST",
+        "/api/messages",
+        {"conversationId": conversation_id(ben.page.url), "sender": ann.id, "text": text},
+        token=token,
+    )
+    ben.page.wait_for_timeout(300)
+    expect(ben.page.locator("#connection")).not_to_have_attribute("data-state", "online")
+    assert count_text(ben.page, text) == 0
+    ben.context.set_offline(False)
+    for person in (ann, ben):
+        expect(person.page.locator("#connection")).to_have_attribute(
+            "data-state", "online", timeout=RECONNECT_TIMEOUT
+        )
+        wait_for_message(person.page, text)
+    ben.page.wait_for_timeout(500)  # a duplicate (live push + catch-up) would show by now
+    for person in (ann, ben):
+        assert message_texts(person.page) == ["before the crash", text]
+
+    # The new process carries live traffic both ways.
+    ben.send("back online")
+    wait_for_message(ann.page, "back online", timeout=1000)
+    assert count_text(ann.page, "back online") == 1
