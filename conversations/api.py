@@ -70,10 +70,10 @@ class ConversationViewSet(viewsets.ViewSet):
         operation_id="conversations_for_user",
         summary="A user's conversations",
         description="Most recent activity first. A user can list only their own: another "
-        "`userId` is 403.",
+        "`userId` is 403; a `userId` that is not an id (digits) is 404.",
         responses={
             200: MemberConversationSerializer(many=True),
-            **error_responses(401, 403),
+            **error_responses(401, 403, 404),
         },
     )
     def for_user(self, request: Request, userId: int) -> Response:
@@ -93,6 +93,33 @@ class ConversationViewSet(viewsets.ViewSet):
         return self.render(
             selectors.direct_conversation_between(request.user, firstUserId, secondUserId)
         )
+
+    def set_status(self, request: Request, conversation_id: int, change) -> Response:
+        membership = selectors.membership_for(request.user, conversation_id)
+        change(membership.conversation, actor=request.user)
+        return self.render(selectors.conversation_for_member(request.user, conversation_id))
+
+    @extend_schema(
+        summary="Close a conversation",
+        description="Any member may close it: `status` becomes `closed`, `closedAt` is "
+        'stamped and a system message ("Conversation closed by …") reaches the members like '
+        "any message. Closing a closed conversation changes nothing. Members can still write "
+        "to a closed conversation.",
+        request=None,
+        responses={200: MemberConversationSerializer, **error_responses(401, 403, 404)},
+    )
+    def close(self, request: Request, conversationId: int) -> Response:
+        return self.set_status(request, conversationId, services.close_conversation)
+
+    @extend_schema(
+        summary="Reopen a conversation",
+        description="Any member may reopen a closed conversation (`closedAt` is cleared, with a "
+        "system message); reopening an open one changes nothing.",
+        request=None,
+        responses={200: MemberConversationSerializer, **error_responses(401, 403, 404)},
+    )
+    def reopen(self, request: Request, conversationId: int) -> Response:
+        return self.set_status(request, conversationId, services.reopen_conversation)
 
     @extend_schema(
         summary="Mark a conversation read",

@@ -2,11 +2,11 @@
 conversations with `member_ids`, `my_membership` and `last_message` set, in
 a fixed number of queries however many conversations there are."""
 
-from django.db.models import F, Prefetch
+from django.db.models import F, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from rest_framework.exceptions import NotFound, PermissionDenied
 
-from conversations.models import Conversation, Membership
+from conversations.models import Conversation, Membership, Tag, TagTranslation
 from users.models import User
 
 
@@ -88,3 +88,87 @@ def display_names(conversations: list[Conversation], me: User) -> dict[int, str]
         or f"{me.name} (you)"
         for conversation in conversations
     }
+
+
+# Reads of the seed 001-004 endpoints (messaging/compat) ---------------------
+
+
+def conversation_for_integration(**lookup) -> Conversation | None:
+    """One conversation with its workspace, creator and assignee: one query."""
+    return (
+        Conversation.objects.select_related("workspace", "created_by", "assignee")
+        .filter(**lookup)
+        .first()
+    )
+
+
+def conversation_with_people(**lookup) -> Conversation | None:
+    """One conversation with its workspace, creator and assignee, and its
+    memberships with their users (join order): two queries."""
+    return (
+        Conversation.objects.select_related("workspace", "created_by", "assignee")
+        .prefetch_related(
+            Prefetch(
+                "memberships",
+                queryset=Membership.objects.select_related("user").order_by("joined_at", "user_id"),
+            )
+        )
+        .filter(**lookup)
+        .first()
+    )
+
+
+def member_roles(conversation_id: int) -> dict[int, str]:
+    """Each member's role, by user id: one query."""
+    return dict(
+        Membership.objects.filter(conversation_id=conversation_id).values_list("user_id", "role")
+    )
+
+
+def language_candidates(language: str | None) -> list[str]:
+    """The codes to look a translation up by: the code itself, then its
+    primary language (pt-br, then pt)."""
+    code = TagTranslation.normalize_language(language or "")
+    if not code:
+        return []
+    primary = code.split("-")[0]
+    return [code] if primary == code else [code, primary]
+
+
+def localized_tag_names(conversation_id: int, language: str | None) -> list[str]:
+    """The conversation's tags, each named in `language` where a translation
+    exists (else by its own name), ordered by name: one query."""
+    tags = Tag.objects.filter(conversations=conversation_id).order_by("name", "pk")
+    candidates = language_candidates(language)
+    if not candidates:
+        return list(tags.values_list("name", flat=True))
+    translated = [
+        Subquery(
+            TagTranslation.objects.filter(tag=OuterRef("pk"), language=code).values("name")[:1]
+        )
+        for code in candidates
+    ]
+    return list(
+        tags.annotate(localized=Coalesce(*translated, F("name"))).values_list(
+            "localized", flat=True
+        )
+    )
+
+
+def member_by_foreign_id(conversation_id: int, foreign_id: str) -> User | None:
+    """The member of the conversation that `foreign_id` names, as seeds
+    002-004 name users: the user whose external id it is, or else (digits)
+    the user with that id; None if that user is inactive or not a member.
+    Two queries."""
+    wanted = Q(external_id=foreign_id)
+    if foreign_id.isascii() and foreign_id.isdigit() and len(foreign_id) <= 18:
+        wanted |= Q(pk=int(foreign_id))
+    candidates = list(User.objects.filter(wanted).order_by("pk")[:2])
+    user = next((u for u in candidates if u.external_id == foreign_id), None) or next(
+        iter(candidates), None
+    )
+    if user is None or not user.is_active:
+        return None
+    if not Membership.objects.filter(conversation_id=conversation_id, user=user).exists():
+        return None
+    return user

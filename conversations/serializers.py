@@ -18,6 +18,10 @@ class ConversationSerializer(serializers.ModelSerializer):
     )
     lastSeq = serializers.IntegerField(source="last_seq", read_only=True)
     lastVersion = serializers.IntegerField(source="last_version", read_only=True)
+    workspaceId = serializers.CharField(source="workspace_id", read_only=True)
+    closedAt = serializers.DateTimeField(source="closed_at", read_only=True, allow_null=True)
+    assigneeId = serializers.CharField(source="assignee_id", read_only=True, allow_null=True)
+    rating = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta:
         model = Conversation
@@ -31,6 +35,12 @@ class ConversationSerializer(serializers.ModelSerializer):
             "lastMessageAt",
             "lastSeq",
             "lastVersion",
+            "workspaceId",
+            "status",
+            "closedAt",
+            "assigneeId",
+            "rating",
+            "summary",
         ]
         read_only_fields = fields
 

@@ -5,12 +5,15 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from conversations.models import Conversation, Membership
+from conversations.models import Conversation, Membership, Tag, TagTranslation
 from messaging import events
 from users.models import User
+from workspaces.models import Workspace
 
 
 def advance_counters(conversation_id: int, *, new_message: bool, at: datetime) -> tuple[int, int]:
@@ -60,6 +63,7 @@ def create_conversation(
     member_ids: Iterable[int],
     title: str = "",
     kind: str | None = None,
+    workspace: Workspace | None = None,
 ) -> tuple[Conversation, bool]:
     """Create a conversation, or find the existing direct one.
 
@@ -67,6 +71,7 @@ def create_conversation(
     `kind="group"`, the conversation is direct and unique per pair: two
     concurrent creates meet at the unique `direct_key` and both return the
     same row. Anything else is a new group. Returns (conversation, created).
+    Without `workspace` the conversation goes to the default workspace.
     """
     members = resolve_members(creator, member_ids)
     if kind is None:
@@ -74,35 +79,49 @@ def create_conversation(
     if kind == Conversation.Kind.DIRECT:
         if len(members) > 2:
             raise ValidationError({"kind": ["A direct conversation has at most two users."]})
-        return find_or_create_direct(creator, members, title)
-    return create_group(creator, members, title), True
+        return find_or_create_direct(creator, members, title, workspace)
+    return create_group(creator, members, title, workspace), True
+
+
+def in_workspace(workspace: Workspace | None) -> dict:
+    """Model arguments for `workspace`; none: the field's default (the default workspace)."""
+    return {} if workspace is None else {"workspace": workspace}
 
 
 def find_or_create_direct(
-    creator: User, members: list[int], title: str
+    creator: User, members: list[int], title: str, workspace: Workspace | None = None
 ) -> tuple[Conversation, bool]:
     key = Conversation.direct_key_for(members[0], members[-1])
     existing = Conversation.objects.filter(direct_key=key).first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            conversation = Conversation.objects.create(
-                kind=Conversation.Kind.DIRECT,
-                direct_key=key,
-                title=title,
-                created_by=creator,
-            )
-            add_memberships(conversation, creator, members)
-    except IntegrityError:
-        return Conversation.objects.get(direct_key=key), False
-    return conversation, True
+    if existing is None:
+        try:
+            with transaction.atomic():
+                conversation = Conversation.objects.create(
+                    kind=Conversation.Kind.DIRECT,
+                    direct_key=key,
+                    title=title,
+                    created_by=creator,
+                    **in_workspace(workspace),
+                )
+                add_memberships(conversation, creator, members)
+        except IntegrityError:
+            existing = Conversation.objects.get(direct_key=key)
+        else:
+            return conversation, True
+    if workspace is not None and existing.workspace_id != workspace.pk:
+        # A pair has one direct conversation, in one workspace.
+        raise ValidationError(
+            {"workspace": ["These users' direct conversation is in another workspace."]}
+        )
+    return existing, False
 
 
 @transaction.atomic
-def create_group(creator: User, members: list[int], title: str) -> Conversation:
+def create_group(
+    creator: User, members: list[int], title: str, workspace: Workspace | None = None
+) -> Conversation:
     conversation = Conversation.objects.create(
-        kind=Conversation.Kind.GROUP, title=title, created_by=creator
+        kind=Conversation.Kind.GROUP, title=title, created_by=creator, **in_workspace(workspace)
     )
     add_memberships(conversation, creator, members)
     return conversation
@@ -143,3 +162,147 @@ def mark_sender_read(conversation_id: int, user_id: int, seq: int) -> None:
     Membership.objects.filter(
         conversation_id=conversation_id, user_id=user_id, last_read_seq__lt=seq
     ).update(last_read_seq=seq)
+
+
+# Status, details and tags ---------------------------------------------------
+
+
+def post_system_message(conversation: Conversation, text: str) -> None:
+    """A system message (no sender, kind system) through the one send path,
+    so it gets its seq and version and reaches live sockets."""
+    from messaging.models import Message
+    from messaging.services import send_message
+
+    send_message(sender=None, conversation=conversation, text=text, kind=Message.Kind.SYSTEM)
+
+
+def actor_suffix(actor: User | None) -> str:
+    return f" by {actor.name}" if actor is not None else ""
+
+
+@transaction.atomic
+def close_conversation(conversation: Conversation, *, actor: User | None = None) -> bool:
+    """Close: status `closed`, `closed_at` stamped, and a system message
+    ("Conversation closed by …") that members' sockets receive as any
+    message. Closing a closed conversation changes nothing (False). Members
+    can still write to a closed conversation; reopen_conversation reopens it."""
+    now = timezone.now()
+    closed = Conversation.objects.filter(
+        pk=conversation.pk, status=Conversation.Status.OPEN
+    ).update(status=Conversation.Status.CLOSED, closed_at=now)
+    if not closed:
+        conversation.refresh_from_db(fields=["status", "closed_at"])
+        return False
+    conversation.status, conversation.closed_at = Conversation.Status.CLOSED, now
+    post_system_message(conversation, f"Conversation closed{actor_suffix(actor)}.")
+    return True
+
+
+@transaction.atomic
+def reopen_conversation(conversation: Conversation, *, actor: User | None = None) -> bool:
+    """Open a closed conversation again (closed_at cleared), with a system message."""
+    reopened = Conversation.objects.filter(
+        pk=conversation.pk, status=Conversation.Status.CLOSED
+    ).update(status=Conversation.Status.OPEN, closed_at=None)
+    if not reopened:
+        conversation.refresh_from_db(fields=["status", "closed_at"])
+        return False
+    conversation.status, conversation.closed_at = Conversation.Status.OPEN, None
+    post_system_message(conversation, f"Conversation reopened{actor_suffix(actor)}.")
+    return True
+
+
+EDITABLE_DETAILS = {"title", "assignee", "rating", "summary", "workspace"}
+
+
+@transaction.atomic
+def update_conversation(conversation: Conversation, **changes) -> Conversation:
+    """Change the title, assignee, rating, summary or workspace (status has
+    close/reopen). The assignee must be an active user; tags must stay in the
+    conversation's workspace, so moving it drops tags of the old one."""
+    unknown = set(changes) - EDITABLE_DETAILS
+    if unknown:
+        raise TypeError(f"Not editable here: {sorted(unknown)}")
+    assignee = changes.get("assignee")
+    if assignee is not None and not assignee.is_active:
+        raise ValidationError({"assignee": ["The assignee must be an active user."]})
+    for field, value in changes.items():
+        setattr(conversation, field, value)
+    try:
+        conversation.full_clean(exclude=["direct_key", "created_by", "tags"])
+    except DjangoValidationError as exc:
+        raise ValidationError(exc.message_dict) from exc
+    conversation.save(update_fields=list(changes))
+    if "workspace" in changes:
+        conversation.tags.remove(*conversation.tags.exclude(workspace=conversation.workspace_id))
+    return conversation
+
+
+@transaction.atomic
+def set_conversation_tags(conversation: Conversation, tags: Iterable[Tag]) -> None:
+    """The conversation's tags become exactly `tags`, which must be of its workspace."""
+    tags = list(tags)
+    foreign = [tag.name for tag in tags if tag.workspace_id != conversation.workspace_id]
+    if foreign:
+        raise ValidationError({"tags": [f"Not a tag of this workspace: {', '.join(foreign)}"]})
+    conversation.tags.set(tags)
+
+
+@transaction.atomic
+def save_tag(tag: Tag) -> Tag:
+    tag.full_clean()
+    tag.save()
+    return tag
+
+
+@transaction.atomic
+def save_tag_translation(translation: TagTranslation) -> TagTranslation:
+    """Language codes are stored lower case with "-" (pt_BR → pt-br)."""
+    translation.language = TagTranslation.normalize_language(translation.language)
+    translation.full_clean()
+    translation.save()
+    return translation
+
+
+def delete_tag_translation(translation: TagTranslation) -> None:
+    translation.delete()
+
+
+# Members --------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_member(
+    conversation: Conversation, user: User, role: str = Membership.Role.MEMBER
+) -> Membership:
+    """Add a user (a direct conversation has two at most); their sockets get
+    `conversation.new` and join it."""
+    if not user.is_active:
+        raise ValidationError({"user": ["Only active users can join."]})
+    members = list(conversation.memberships.values_list("user_id", flat=True))
+    if user.pk in members:
+        raise ValidationError({"user": ["Already a member."]})
+    if conversation.kind == Conversation.Kind.DIRECT and len(members) >= 2:
+        raise ValidationError({"user": ["A direct conversation has at most two users."]})
+    if len(members) >= settings.CHAT_GROUP_MAX_MEMBERS:
+        raise ValidationError(
+            {"user": [f"A conversation has at most {settings.CHAT_GROUP_MAX_MEMBERS} members."]}
+        )
+    membership = Membership.objects.create(conversation=conversation, user=user, role=role)
+    conversation.member_ids = [*members, user.pk]
+    events.publish_conversation_created(conversation, [user.pk])
+    return membership
+
+
+def set_member_role(membership: Membership, role: str) -> Membership:
+    """Owner, member, agent or customer (seeds 001 and 002 show agents and customers)."""
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": [f"One of {', '.join(Membership.Role.values)}."]})
+    Membership.objects.filter(pk=membership.pk).update(role=role)
+    membership.role = role
+    return membership
+
+
+def remove_member(membership: Membership) -> None:
+    """Remove a member; their messages stay (with their sender)."""
+    membership.delete()

@@ -24,4 +24,14 @@ urlpatterns = [
         ConversationViewSet.as_view({"post": "mark_read"}),
         name="conversation-read",
     ),
+    path(
+        "conversations/<id:conversationId>/close",
+        ConversationViewSet.as_view({"post": "close"}),
+        name="conversation-close",
+    ),
+    path(
+        "conversations/<id:conversationId>/reopen",
+        ConversationViewSet.as_view({"post": "reopen"}),
+        name="conversation-reopen",
+    ),
 ]
