@@ -5,8 +5,10 @@ the reason otherwise; with CHAT_REQUIRE_SERVICES=1 (as .ci/run sets) such a
 skip is a failure, so CI always runs everything.
 """
 
+import copy
 import os
 import socket
+import uuid
 from urllib.parse import urlparse
 
 import pytest
@@ -69,6 +71,18 @@ def chromium_path() -> str:
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings):
+    """Each test starts with empty rate-limit counters: a cache key prefix of
+    its own. Not cache.clear(): on Redis that is FLUSHDB, which would also
+    wipe the channel layer of every server and test run sharing the database.
+    The limits themselves are the defaults, which the suite stays under;
+    throttling tests lower them with the `settings` fixture."""
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = caches
 
 
 @pytest.fixture(autouse=True)

@@ -1,35 +1,84 @@
 """Request ids, and the error envelope for everything under /api/ that DRF
 does not render itself (unknown paths, exceptions outside DRF views)."""
 
+import json
+import logging
 import re
+import time
 import uuid
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import empty
 
 from chatproject.errors import envelope_for_exception, envelope_response, is_api_path
 from chatproject.request_context import current_request_id
 
 INCOMING_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+LOGFMT_BARE = re.compile(r"^[A-Za-z0-9._~/:@%+,;!*()'-]+$")
+
+access_logger = logging.getLogger("chatproject.access")
+
+
+def logfmt_value(value: object) -> str:
+    """A logfmt value: bare when it is safe, else a JSON string (so that a path
+    with spaces, quotes, `=` or a newline in it cannot forge fields or lines)."""
+    text = str(value)
+    return text if LOGFMT_BARE.match(text) else json.dumps(text)
+
+
+def user_id_of(request: HttpRequest) -> str:
+    """The signed-in user's id, or "-". Never loads the session or the user
+    just to log it: a request that did not look at its user logs "-"."""
+    user = request.__dict__.get("user")
+    if user is None or getattr(user, "_wrapped", None) is empty:
+        return "-"
+    return str(user.pk) if getattr(user, "is_authenticated", False) else "-"
 
 
 class RequestIdMiddleware:
     """Takes a well-formed X-Request-ID from the client or makes one, and
-    returns it in the response header; logs use it through the filter."""
+    returns it in the response header; logs use it through the filter.
+
+    It also writes the access log: one line per request on the
+    `chatproject.access` logger, in logfmt,
+    `method=GET path=/api/users status=200 duration_ms=3.1 user_id=4 request_id=…`,
+    with the same fields as the record's `extra` (for a JSON formatter)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if INCOMING_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         token = current_request_id.set(request_id)
         try:
             response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            self.log_access(request, response, request_id, started)
         finally:
             current_request_id.reset(token)
-        response["X-Request-ID"] = request_id
         return response
+
+    @staticmethod
+    def log_access(
+        request: HttpRequest, response: HttpResponse, request_id: str, started: float
+    ) -> None:
+        if not access_logger.isEnabledFor(logging.INFO):
+            return
+        fields = {
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "user_id": user_id_of(request),
+            "request_id": request_id,
+        }
+        access_logger.info(
+            " ".join(f"{key}={logfmt_value(value)}" for key, value in fields.items()),
+            extra={"access": fields},
+        )
 
 
 class ApiErrorEnvelopeMiddleware:

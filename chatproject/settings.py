@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "users",
+    "workspaces",
     "conversations",
     "messaging",
 ]
@@ -131,6 +132,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # run, so that runs side by side do not wipe each other's.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
     VAR_DIR.mkdir(exist_ok=True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer (a dropped network, a host gone) fails a
+    # request in seconds with a 503 (chatproject.errors) instead of hanging it
+    # for the kernel's TCP timeout, minutes. tests/faults measure it.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(
+        os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")
+    )
 if os.environ.get("CHAT_TEST_DB_NAME"):
     DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ["CHAT_TEST_DB_NAME"]
 
@@ -144,6 +152,9 @@ REDIS_LAYER_BACKENDS = {
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
 if REDIS_URL:
+    from redis.asyncio.retry import Retry as RedisRetry
+    from redis.backoff import ConstantBackoff
+
     # RedisChannelLayer by default: measured in bench/channel_layer.py (README
     # "Channel layer"); CHANNEL_LAYER_BACKEND=pubsub switches.
     CHANNEL_LAYERS = {
@@ -151,8 +162,17 @@ if REDIS_URL:
             "BACKEND": REDIS_LAYER_BACKENDS[os.environ.get("CHANNEL_LAYER_BACKEND", "core")],
             "CONFIG": {
                 # redis-py 8 times out idle reads unless socket_timeout is None
-                # (channels_redis issue 422), which loses messages.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                # (channels_redis issue 422), which loses messages. After a
+                # Redis restart a pooled connection fails its next command:
+                # retried once on a new connection, or the first socket
+                # connect and publish after the restart fail (tests/faults).
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": None,
+                        "retry": RedisRetry(ConstantBackoff(0.1), 1),
+                    }
+                ],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
             },
         }
@@ -165,6 +185,39 @@ if REDIS_URL:
         )
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# How often each process checks that Redis still holds its sockets' groups
+# (messaging/layer_guard.py): the longest a socket stays deaf after Redis
+# restarted empty, before it is closed so that its client reconnects and syncs.
+CHAT_LAYER_CHECK_SECONDS = float(os.environ.get("CHAT_LAYER_CHECK_SECONDS", "2"))
+
+# Cache (rate-limit counters) ---------------------------------------------------
+
+# Redis when REDIS_URL is set, so that every process shares one budget per
+# user and address; else each process counts on its own. The key prefix keeps
+# deployments sharing a Redis apart (as CHANNEL_LAYER_PREFIX does for the layer).
+CACHE_KEY_PREFIX = os.environ.get("CHAT_CACHE_PREFIX") or os.environ.get(
+    "CHANNEL_LAYER_PREFIX", "chat"
+)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            # Short commands only: a Redis that is down costs a request at
+            # most this long before the limiter lets it through.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "chat",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 # Auth ------------------------------------------------------------------------
 
@@ -178,6 +231,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Argon2 (argon2-cffi) hashes every new password; the others only verify older
+# hashes, which Django rehashes with Argon2 at the user's next sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 
 # Internationalisation ----------------------------------------------------------
@@ -233,6 +294,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ConversationKindEnum": "conversations.models.Conversation.Kind",
         "MessageKindEnum": "messaging.models.Message.Kind",
+        "ConversationStatusEnum": "conversations.models.Conversation.Status",
+        # The seed 001-004 endpoints (messaging/compat).
+        "AsappRoleEnum": ["agent", "customer", "system"],
+        "FiveChatStatusEnum": ["active", "closed"],
+        "OdysseyMessageTypeEnum": ["query", "response"],
     },
 }
 
@@ -244,16 +310,51 @@ CHAT_HISTORY_MAX_LIMIT = 200
 CHAT_GROUP_MAX_MEMBERS = int(os.environ.get("CHAT_GROUP_MAX_MEMBERS", "500"))
 CHAT_WS_MAX_FRAME_BYTES = 64 * 1024
 CHAT_TYPING_INTERVAL = 2.0
+# How long a `typing` active frame counts (messaging/typing_state.py): the web
+# client repeats it every 3 s and shows a typist for 6 s after the last one.
+CHAT_TYPING_TTL = 6
+# Seeds 001, 002 and 004 return a whole conversation in one response (they
+# document no paging); a conversation with more messages than this is refused
+# with an error rather than cut short (README "Seed compatibility").
+CHAT_COMPAT_MAX_MESSAGES = int(os.environ.get("CHAT_COMPAT_MAX_MESSAGES", "10000"))
+
+# Rate limits (chatproject/throttling.py, README "Limits and throttling"):
+# "COUNT/[N]UNIT" (s, min, h, day) or "off". Read at call time.
+CHAT_RATE_LIMITS = {
+    # Sends per user, REST and socket together.
+    "message.send": os.environ.get("CHAT_RATE_MESSAGE_SEND", "60/min"),
+    # Sign-up, token and login attempts per client address (all of them) ...
+    "auth.ip": os.environ.get("CHAT_RATE_AUTH_IP", "20/min"),
+    # ... and per username (the failed ones).
+    "auth.username": os.environ.get("CHAT_RATE_AUTH_USERNAME", "10/min"),
+    # Frames per socket, of every type.
+    "socket.frames": os.environ.get("CHAT_RATE_SOCKET_FRAMES", "600/min"),
+}
+# Reverse proxies in front of the server that append to X-Forwarded-For; 0
+# (the default) trusts only REMOTE_ADDR.
+CHAT_TRUSTED_PROXIES = int(os.environ.get("CHAT_TRUSTED_PROXIES", "0"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("CHAT_MAX_BODY_BYTES", str(256 * 1024)))
 
 # Production hardening ----------------------------------------------------------
 
+# `manage.py check --deploy --fail-level WARNING` is clean with DJANGO_DEBUG=0
+# (chatproject/tests/test_security.py runs it). Each setting below can be
+# relaxed from the environment (README "Configuration"); the defaults are strict.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_CONTENT_TYPE_NOSNIFF = True
-SESSION_COOKIE_HTTPONLY = True
+    # HTTPS only: plain HTTP is redirected, except the load balancer's probes.
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    # HSTS: browsers use HTTPS only, for a year by default (0 turns it off).
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
 
 # Logging -----------------------------------------------------------------------
 
@@ -275,5 +376,9 @@ LOGGING = {
         "handlers": ["console"],
         "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO"),
     },
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # One line per request (chatproject.middleware.RequestIdMiddleware).
+        "chatproject.access": {"level": "INFO" if env_bool("CHAT_ACCESS_LOG", True) else "WARNING"},
+    },
 }

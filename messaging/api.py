@@ -6,6 +6,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chatproject import throttling
 from chatproject.openapi import error_responses
 from conversations.selectors import membership_for
 from messaging import selectors, services
@@ -55,7 +56,8 @@ class MessageViewSet(viewsets.ViewSet):
         description="`sender` must be the signed-in user, who must be a member of the "
         "conversation. Answers 200 with the stored message (as the seed documents). Sending is "
         "idempotent with `clientMessageId` (or an `Idempotency-Key` header): a retry returns the "
-        "first message and stores nothing new.",
+        "first message and stores nothing new. Sends are limited per user, REST and socket "
+        "together (429 `throttled` with `Retry-After`).",
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -68,7 +70,7 @@ class MessageViewSet(viewsets.ViewSet):
         request=SendMessageSerializer,
         responses={
             200: MessageSerializer,
-            **error_responses(400, 401, 403, 404, 409, 413, 422),
+            **error_responses(400, 401, 403, 404, 409, 413, 422, 429),
         },
     )
     def create(self, request: Request) -> Response:
@@ -77,10 +79,14 @@ class MessageViewSet(viewsets.ViewSet):
         data = serializer.validated_data
         if data["sender"] != request.user.pk:
             raise PermissionDenied("sender must be your own user id.")
+        throttling.limit_message_send(request.user.pk)
         membership = membership_for(request.user, data["conversationId"])
         client_message_id = data.get("clientMessageId") or request.headers.get("Idempotency-Key")
         if client_message_id and len(client_message_id) > 64:
             raise ValidationError({"Idempotency-Key": ["At most 64 characters."]})
+        if client_message_id and "\x00" in client_message_id:
+            # As the body's clientMessageId; PostgreSQL cannot store it (was a 500).
+            raise ValidationError({"Idempotency-Key": ["Null characters are not allowed."]})
         message, _ = services.send_message(
             sender=request.user,
             conversation=membership.conversation,

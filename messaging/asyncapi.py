@@ -79,7 +79,12 @@ def asyncapi_document() -> dict[str, Any]:
             "description": "One socket per client carries the live events of all the caller's "
             "conversations. Authenticate with the session cookie or an `Authorization: Bearer "
             "<key>` header; unauthenticated sockets are closed with code 4401, frames over "
-            '64 KB with 1009. See README "WebSocket".',
+            "64 KB with 4413. Sends (per user, shared with REST) and frames (per socket) are "
+            "rate-limited: an `error` frame with code `throttled`, status 429 and "
+            "`details.retryAfterSeconds`; a socket that keeps sending as many frames again is "
+            "closed with 4429. A socket whose Redis or database fails under it is closed with "
+            "4503: reconnect and sync. Message events of a conversation arrive in `version` "
+            'order. See README "WebSocket", "Limits and throttling" and "Faults".',
         },
         "servers": {"local": {"host": "127.0.0.1:8000", "protocol": "ws"}},
         "channels": {

@@ -49,12 +49,29 @@ async def publish_async(groups: Iterable[str], frame: dict[str, Any]) -> None:
         "frameType": frame["type"],
         "conversationId": frame.get("conversationId") or frame.get("conversation", {}).get("id"),
         "userId": frame.get("userId"),
+        # Message events go out to each socket in version order (messaging/ordering.py).
+        "version": frame.get("version"),
     }
-    for group in groups:
+    groups = list(groups)
+    for index, group in enumerate(groups):
         try:
             await layer.group_send(group, event)
-        except Exception:
-            logger.exception("Live publish of %s to %s failed", frame.get("type"), group)
+        except Exception as exc:
+            if not (isinstance(exc, OSError) or type(exc).__module__.startswith("redis")):
+                logger.exception("Live publish of %s to %s failed", frame.get("type"), group)
+                continue
+            # Redis is down: one line, not a traceback per message, and the
+            # remaining groups are not tried (each would cost a retry).
+            logger.error(
+                "Live publish of %s to %s failed (%s: %s); %d more group(s) skipped; "
+                "clients catch up with sync",
+                frame.get("type"),
+                group,
+                type(exc).__name__,
+                exc,
+                len(groups) - index - 1,
+            )
+            return
 
 
 def publish_now(groups: Iterable[str], frame: dict[str, Any]) -> None:
@@ -146,7 +163,12 @@ def presence_frame(user_id: int, *, online: bool, last_seen_at) -> dict[str, Any
 
 
 async def publish_typing(conversation_id: int, user_id: int, *, active: bool) -> None:
-    """Typing is never stored: it goes straight to the conversation's sockets."""
+    """Typing goes straight to the conversation's sockets, and is kept for a
+    few seconds in the cache (messaging/typing_state.py, never the database)
+    for readers such as seed 002's visitorTyping/userTyping."""
+    from messaging.typing_state import record_typing
+
+    await record_typing(conversation_id, user_id, active=active)
     frame = {
         "type": "typing",
         "conversationId": str(conversation_id),

@@ -1,4 +1,7 @@
-"""Reads of messages used by more than one caller (REST, socket sync, pages)."""
+"""Reads of messages used by more than one caller (REST, socket sync, pages,
+the seed 001-004 endpoints)."""
+
+from datetime import datetime
 
 from django.db.models import Q
 
@@ -68,3 +71,39 @@ def changes_since(conversation_id: int, version: int, *, limit: int) -> tuple[li
         .order_by("version")[: limit + 1]
     )
     return page[:limit], len(page) > limit
+
+
+def visible_messages(conversation_id: int, *, limit: int) -> list[Message]:
+    """Up to `limit` messages that are not deleted, oldest first, with their
+    senders: one query, bounded (deleted messages are tombstones with no text,
+    which the foreign APIs have no way to show)."""
+    return list(
+        messages_queryset()
+        .filter(conversation_id=conversation_id, deleted_at__isnull=True)
+        .order_by("seq")[:limit]
+    )
+
+
+def visible_messages_page(
+    conversation_id: int, *, page: int, per_page: int
+) -> tuple[list[Message], bool]:
+    """Page `page` (from 1) of the messages that are not deleted, oldest
+    first, `per_page` to a page; and whether more follow. Seed 003 pages by
+    number, so this is OFFSET paging: one query, reading at most
+    page * per_page index entries of this one conversation."""
+    offset = (page - 1) * per_page
+    rows = list(
+        messages_queryset()
+        .filter(conversation_id=conversation_id, deleted_at__isnull=True)
+        .order_by("seq")[offset : offset + per_page + 1]
+    )
+    return rows[:per_page], len(rows) > per_page
+
+
+def first_message_at(conversation_id: int) -> datetime | None:
+    """When the conversation's first message was sent (deleted or not): one indexed query."""
+    return (
+        Message.objects.filter(conversation_id=conversation_id, seq=1)
+        .values_list("created_at", flat=True)
+        .first()
+    )

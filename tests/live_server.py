@@ -144,6 +144,8 @@ def base_env(**overrides: str) -> dict[str, str]:
         DJANGO_DEBUG="1",
         DJANGO_SECRET_KEY="integration-test-key-" + uuid.uuid4().hex,
         PYTHONUNBUFFERED="1",
+        # Every test user signs up from 127.0.0.1: one address, many people.
+        CHAT_RATE_AUTH_IP="10000/min",
     )
     env.update(overrides)
     return env

@@ -1,18 +1,22 @@
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, status
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chatproject import throttling
+from chatproject.errors import ApiError
 from chatproject.openapi import error_responses
 from users import services
-from users.models import User
+from users.models import ApiToken, User
 from users.serializers import (
+    ApiTokenSerializer,
     SignUpSerializer,
     TokenRequestSerializer,
     TokenSerializer,
+    UserSearchSerializer,
     UserSerializer,
 )
 
@@ -35,15 +39,17 @@ class UserDirectoryView(generics.ListAPIView):
         summary="The user directory",
         description=f"Active users by username; `search` matches username or display name. "
         f"At most {USER_DIRECTORY_LIMIT} are returned.",
-        parameters=[OpenApiParameter("search", str, required=False)],
-        responses={200: UserSerializer(many=True), **error_responses(401)},
+        parameters=[UserSearchSerializer],
+        responses={200: UserSerializer(many=True), **error_responses(400, 401)},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         users = User.objects.filter(is_active=True).order_by("username")
-        search = self.request.query_params.get("search", "").strip()
+        query = UserSearchSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        search = query.validated_data["search"]
         if search:
             users = users.filter(Q(username__icontains=search) | Q(display_name__icontains=search))
         return users[:USER_DIRECTORY_LIMIT]
@@ -73,12 +79,15 @@ class SignUpView(APIView):
 
     @extend_schema(
         summary="Create an account",
-        description="Creates the account and returns an API token for it (shown once).",
+        description="Creates the account and returns an API token for it (shown once). "
+        "Attempts are limited per client address and per username (429 `throttled`).",
         request=SignUpSerializer,
-        responses={201: TokenSerializer, **error_responses(400)},
+        responses={201: TokenSerializer, **error_responses(400, 429)},
         auth=[],
     )
     def post(self, request: Request) -> Response:
+        username = request.data.get("username") if isinstance(request.data, dict) else None
+        throttling.limit_auth_attempt(request._request, username)
         serializer = SignUpSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.register_user(
@@ -86,6 +95,7 @@ class SignUpView(APIView):
             password=serializer.validated_data["password"],
             display_name=serializer.validated_data["displayName"],
         )
+        throttling.auth_succeeded(username)
         _, key = services.issue_token(user, name="sign-up")
         return token_response(key, user, status.HTTP_201_CREATED)
 
@@ -96,18 +106,78 @@ class TokenView(APIView):
 
     @extend_schema(
         summary="Exchange a username and password for an API token",
+        description="Every attempt counts against the client address, failed ones against "
+        "the username too; over either limit the answer is 429 `throttled` with `Retry-After`, "
+        "whatever the password.",
         request=TokenRequestSerializer,
-        responses={200: TokenSerializer, **error_responses(400, 401)},
+        responses={200: TokenSerializer, **error_responses(400, 401, 429)},
         auth=[],
     )
     def post(self, request: Request) -> Response:
+        username = request.data.get("username") if isinstance(request.data, dict) else None
+        throttling.limit_auth_attempt(request._request, username)
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         issued = services.token_for_credentials(request._request, **serializer.validated_data)
         if issued is None:
             raise AuthenticationFailed("Wrong username or password.")
+        throttling.auth_succeeded(username)
         _, key = issued
         return token_response(key, issued[0].user, status.HTTP_200_OK)
 
     def get_authenticate_header(self, request: Request) -> str:
         return "Bearer"
+
+
+class TokenListView(APIView):
+    @extend_schema(
+        summary="My API tokens",
+        description="The signed-in user's tokens, newest first, revoked ones included. Keys are "
+        "never shown again (only their SHA-256 is stored): `prefix` tells them apart.",
+        responses={200: ApiTokenSerializer(many=True), **error_responses(401)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(ApiTokenSerializer(services.tokens_of(request.user), many=True).data)
+
+
+class TokenDetailView(APIView):
+    @extend_schema(
+        summary="Revoke one of my API tokens",
+        description="The token stops authenticating at once. Revoking a revoked token changes "
+        "nothing; another user's token is 404, as one that does not exist.",
+        request=None,
+        responses={
+            200: OpenApiResponse(ApiTokenSerializer, "The revoked token"),
+            **error_responses(401, 403, 404),
+        },
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        token = services.revoke_token_of(request.user, pk)
+        if token is None:
+            raise NotFound("You have no token with this id.")
+        return Response(ApiTokenSerializer(token).data)
+
+
+class TokenRotateView(APIView):
+    @extend_schema(
+        summary="Rotate the token of this request",
+        description="Revokes the token this request is authenticated with and returns its "
+        "successor (same name; the new key is shown once). Only for token authentication: a "
+        "request signed in with the session cookie has no token to rotate (400).",
+        request=None,
+        responses={200: TokenSerializer, **error_responses(400, 401, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.auth, ApiToken):
+            raise ApiError(
+                400,
+                "bad_request",
+                "Rotation replaces the token this request is authenticated with: send it as "
+                "`Authorization: Bearer <key>`. A session has no token to rotate (manage tokens "
+                "at /accounts/tokens/).",
+            )
+        rotated = services.rotate_token(request.auth)
+        if rotated is None:
+            raise AuthenticationFailed("Invalid or revoked token.")
+        token, key = rotated
+        return token_response(key, token.user, status.HTTP_200_OK)

@@ -1,5 +1,8 @@
-from django.contrib.auth.forms import UserCreationForm
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.core.exceptions import ValidationError
 
+from chatproject import throttling
 from users.models import User
 
 
@@ -8,3 +11,31 @@ class SignUpForm(UserCreationForm):
         model = User
         fields = ["username", "display_name"]
         labels = {"display_name": "Display name (optional)"}
+
+
+class LoginForm(AuthenticationForm):
+    """The login form under the limits of POST /api/auth/token (per address,
+    and failed attempts per username); over them the password is not checked
+    and `retry_after` says for how long (the view answers 429)."""
+
+    retry_after: int | None = None
+
+    def clean(self):
+        username = self.data.get("username")
+        try:
+            throttling.limit_auth_attempt(self.request, username)
+        except throttling.RateLimited as exc:
+            self.retry_after = exc.wait
+            raise ValidationError(str(exc.detail), code="throttled") from None
+        cleaned_data = super().clean()
+        throttling.auth_succeeded(username)
+        return cleaned_data
+
+
+class NewTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Name (optional)",
+        help_text="What the token is for, e.g. the device or script.",
+    )

@@ -2,7 +2,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from users.models import User
+from users.models import ApiToken, User
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -53,3 +53,35 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="The key; shown once, store it.")
     tokenPrefix = serializers.CharField(help_text="First characters of the key.")
     user = UserSerializer()
+
+
+class UserSearchSerializer(serializers.Serializer):
+    """The user directory's query. A CharField, so a NUL character is a 400
+    (PostgreSQL cannot compare text with one: it was a 500)."""
+
+    search = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Matches username or display name (case-insensitive).",
+    )
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    """One of my API tokens, as listed: never the key (only its hash is stored)."""
+
+    id = serializers.CharField(read_only=True)
+    prefix = serializers.CharField(read_only=True, help_text="First characters of the key.")
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", read_only=True, allow_null=True)
+    revokedAt = serializers.DateTimeField(
+        source="revoked_at",
+        read_only=True,
+        allow_null=True,
+        help_text="Set once the token is revoked; it no longer authenticates.",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "createdAt", "lastUsedAt", "revokedAt"]
+        read_only_fields = fields

@@ -49,6 +49,36 @@ def revoke_token(token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
+def tokens_of(user: User):
+    """The user's tokens, newest first, revoked ones included (keys are never stored)."""
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
+
+
+def revoke_token_of(user: User, token_id: int) -> ApiToken | None:
+    """Revoke one of the user's tokens and return it; None when the user has no
+    token with that id (another user's token is the same as none). Revoking
+    twice keeps the first revocation time."""
+    token = ApiToken.objects.filter(pk=token_id, user=user).first()
+    if token is None:
+        return None
+    revoke_token(token)
+    token.refresh_from_db(fields=["revoked_at"])
+    return token
+
+
+@transaction.atomic
+def rotate_token(token: ApiToken) -> tuple[ApiToken, str] | None:
+    """Revoke `token` and issue its successor (same user, same name); the new
+    key is returned once. None when `token` is already revoked (e.g. by a
+    concurrent rotation): a token never gets two successors."""
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if not revoked:
+        return None
+    return issue_token(token.user, name=token.name)
+
+
 def user_for_token_key(key: str) -> tuple[User, ApiToken] | None:
     """The active user a key belongs to. The last-used time is written at most
     once a minute, so authenticated reads do not each cost a write."""

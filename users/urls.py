@@ -9,4 +9,7 @@ urlpatterns = [
     path("users/<id:pk>", api.UserDetailView.as_view(), name="user-detail"),
     path("auth/signup", api.SignUpView.as_view(), name="auth-signup"),
     path("auth/token", api.TokenView.as_view(), name="auth-token"),
+    path("auth/token/rotate", api.TokenRotateView.as_view(), name="auth-token-rotate"),
+    path("auth/tokens", api.TokenListView.as_view(), name="auth-tokens"),
+    path("auth/tokens/<id:pk>", api.TokenDetailView.as_view(), name="auth-token-detail"),
 ]

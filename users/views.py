@@ -1,16 +1,73 @@
-from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+import re
 
-from users.forms import SignUpForm
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+
+from chatproject import throttling
+from users import services
+from users.forms import LoginForm, NewTokenForm, SignUpForm
+
+TOKEN_ID = re.compile(r"[0-9]{1,18}")
 
 
 def sign_up(request: HttpRequest) -> HttpResponse:
+    """The sign-up page, under the same limits as POST /api/auth/signup."""
     if request.user.is_authenticated:
         return redirect("inbox")
     form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("inbox")
+    if request.method == "POST":
+        username = request.POST.get("username")
+        try:
+            throttling.limit_auth_attempt(request, username)
+        except throttling.RateLimited as exc:
+            form.add_error(None, str(exc.detail))
+            response = render(request, "registration/signup.html", {"form": form}, status=429)
+            response["Retry-After"] = str(exc.wait)
+            return response
+        if form.is_valid():
+            user = form.save()
+            throttling.auth_succeeded(username)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("inbox")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page with LoginForm's limits: too many attempts show
+    the form with the error, as 429 with Retry-After."""
+
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: LoginForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.retry_after is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after)
+        return response
+
+
+@never_cache
+@login_required
+def tokens_page(request: HttpRequest) -> HttpResponse:
+    """My API tokens: create one (its key is shown once, in this response only:
+    never stored, never cached) or revoke any of them."""
+    form, new_key = NewTokenForm(), None
+    if request.method == "POST" and "revoke" in request.POST:
+        token_id = request.POST["revoke"]
+        if not TOKEN_ID.fullmatch(token_id) or not services.revoke_token_of(
+            request.user, int(token_id)
+        ):
+            raise Http404("You have no token with this id.")
+        return redirect("tokens")
+    if request.method == "POST":
+        form = NewTokenForm(request.POST)
+        if form.is_valid():
+            _, new_key = services.issue_token(request.user, name=form.cleaned_data["name"])
+            form = NewTokenForm()
+    context = {"tokens": services.tokens_of(request.user), "form": form, "new_key": new_key}
+    return render(request, "registration/tokens.html", context)

@@ -459,7 +459,7 @@ async def test_frame_over_the_limit_gets_frame_too_large_and_closes(sockets):
     error = await next_frame(alice_socket)
     assert error["type"] == "error"
     assert error["code"] == "frame_too_large"
-    await assert_closed_with(alice_socket, 1009)
+    await assert_closed_with(alice_socket, 4413)
     assert await stored_texts(conversation) == ["fits"]
 
 
@@ -477,7 +477,7 @@ async def test_frame_limit_counts_bytes_not_characters(sockets):
     await alice_socket.send_to(text_data=raw)
     error = await next_frame(alice_socket)
     assert (error["type"], error["code"]) == ("error", "frame_too_large")
-    await assert_closed_with(alice_socket, 1009)
+    await assert_closed_with(alice_socket, 4413)
     assert await stored_texts(conversation) == []
 
 

@@ -253,8 +253,10 @@ def test_a_failing_layer_does_not_fail_the_send(
     assert failures[0].levelno == logging.ERROR
     assert "message.new" in failures[0].getMessage()
     assert f"conversation.{direct_conversation.pk}" in failures[0].getMessage()
-    assert failures[0].exc_info is not None
-    assert isinstance(failures[0].exc_info[1], ConnectionError)
+    # The layer being down is one line with the error, not a traceback per message.
+    assert "layer is down" in failures[0].getMessage()
+    assert failures[0].exc_info is None
+    assert "ConnectionError" in failures[0].getMessage()
 
 
 @pytest.mark.redis
