@@ -23,23 +23,12 @@ from chatproject.throttling import LocalLimiter, Rate, parse_rate
 from messaging.models import Message
 from tests.api_helpers import assert_error, post_message
 from tests.factories import TEST_PASSWORD, UserFactory
+from tests.throttle_helpers import Clock, set_rates
 from users.models import User
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-START = 1_700_000_040.0  # a multiple of 60: a minute window starts here
 STRONG_PASSWORD = "plum-orbit-lantern-42"
 LOGIN_URL = "/accounts/login/"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.time = START
-
-    def __call__(self) -> float:
-        return self.time
-
-    def advance(self, seconds: float) -> None:
-        self.time += seconds
 
 
 @pytest.fixture
@@ -47,10 +36,6 @@ def clock(monkeypatch) -> Clock:
     clock = Clock()
     monkeypatch.setattr(throttling, "now", clock)
     return clock
-
-
-def set_rates(settings, rates: dict[str, str]) -> None:
-    settings.CHAT_RATE_LIMITS = {**settings.CHAT_RATE_LIMITS, **rates}
 
 
 def retry_after(response) -> int:

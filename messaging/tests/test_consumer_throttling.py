@@ -23,21 +23,9 @@ from messaging.tests.test_consumer import (
     sockets,  # noqa: F401 (the fixture)
     stored_texts,
 )
+from tests.throttle_helpers import Clock, set_rates
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-START = 1_700_000_040.0  # a multiple of 60: a minute window starts here
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.time = START
-
-    def __call__(self) -> float:
-        return self.time
-
-    def advance(self, seconds: float) -> None:
-        self.time += seconds
 
 
 @pytest.fixture
@@ -45,10 +33,6 @@ def clock(monkeypatch) -> Clock:
     clock = Clock()
     monkeypatch.setattr(throttling, "now", clock)
     return clock
-
-
-def set_rates(settings, rates: dict[str, str]) -> None:
-    settings.CHAT_RATE_LIMITS = {**settings.CHAT_RATE_LIMITS, **rates}
 
 
 def assert_throttled(error: dict, frame_type: str) -> int:
