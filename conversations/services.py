@@ -180,36 +180,46 @@ def actor_suffix(actor: User | None) -> str:
     return f" by {actor.name}" if actor is not None else ""
 
 
-@transaction.atomic
-def close_conversation(conversation: Conversation, *, actor: User | None = None) -> bool:
-    """Close: status `closed`, `closed_at` stamped, and a system message
-    ("Conversation closed by …") that members' sockets receive as any
-    message. Closing a closed conversation changes nothing (False). Members
-    can still write to a closed conversation; reopen_conversation reopens it."""
-    now = timezone.now()
-    closed = Conversation.objects.filter(
-        pk=conversation.pk, status=Conversation.Status.OPEN
-    ).update(status=Conversation.Status.CLOSED, closed_at=now)
-    if not closed:
+def change_status(conversation: Conversation, *, to: str, closed_at, announcement: str) -> bool:
+    """Move an open conversation to closed or back, with a system message that
+    members' sockets receive as any message. A conversation already in the
+    target status is left alone (False). Runs inside the caller's transaction."""
+    other = (
+        Conversation.Status.OPEN if to == Conversation.Status.CLOSED else Conversation.Status.CLOSED
+    )
+    changed = Conversation.objects.filter(pk=conversation.pk, status=other).update(
+        status=to, closed_at=closed_at
+    )
+    if not changed:
         conversation.refresh_from_db(fields=["status", "closed_at"])
         return False
-    conversation.status, conversation.closed_at = Conversation.Status.CLOSED, now
-    post_system_message(conversation, f"Conversation closed{actor_suffix(actor)}.")
+    conversation.status, conversation.closed_at = to, closed_at
+    post_system_message(conversation, announcement)
     return True
+
+
+@transaction.atomic
+def close_conversation(conversation: Conversation, *, actor: User | None = None) -> bool:
+    """Close: status `closed`, `closed_at` stamped, "Conversation closed by …".
+    Members can still write to a closed conversation; reopen_conversation
+    reopens it."""
+    return change_status(
+        conversation,
+        to=Conversation.Status.CLOSED,
+        closed_at=timezone.now(),
+        announcement=f"Conversation closed{actor_suffix(actor)}.",
+    )
 
 
 @transaction.atomic
 def reopen_conversation(conversation: Conversation, *, actor: User | None = None) -> bool:
     """Open a closed conversation again (closed_at cleared), with a system message."""
-    reopened = Conversation.objects.filter(
-        pk=conversation.pk, status=Conversation.Status.CLOSED
-    ).update(status=Conversation.Status.OPEN, closed_at=None)
-    if not reopened:
-        conversation.refresh_from_db(fields=["status", "closed_at"])
-        return False
-    conversation.status, conversation.closed_at = Conversation.Status.OPEN, None
-    post_system_message(conversation, f"Conversation reopened{actor_suffix(actor)}.")
-    return True
+    return change_status(
+        conversation,
+        to=Conversation.Status.OPEN,
+        closed_at=None,
+        announcement=f"Conversation reopened{actor_suffix(actor)}.",
+    )
 
 
 EDITABLE_DETAILS = {"title", "assignee", "rating", "summary", "workspace"}
