@@ -136,9 +136,30 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A database that does not answer (a dropped network, a host gone) fails a
     # request in seconds with a 503 (chatproject.errors) instead of hanging it
     # for the kernel's TCP timeout, minutes. tests/faults measure it.
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(
-        os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")
-    )
+    connect_timeout = int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["connect_timeout"] = connect_timeout
+    # A connection that stops answering mid-query (a dropped network) fails
+    # once unacknowledged data has waited this long, instead of hanging.
+    options["tcp_user_timeout"] = connect_timeout * 1000
+    if env_bool("DATABASE_POOL", True):
+        # Under ASGI each HTTP request runs its queries in a sync thread of its
+        # own (asgiref's ThreadSensitiveContext), so CONN_MAX_AGE stays 0 (a
+        # persistent connection per thread would pile up); but a new
+        # connection per request or socket frame costs ~4 ms,
+        # the most expensive part of a send (bench/fanout.py, README
+        # "Performance"). psycopg's pool hands them out instead; with
+        # CONN_HEALTH_CHECKS each is checked as it is handed out, so one that
+        # died while idle (PostgreSQL restarted) is replaced, not used.
+        # Connections in all: processes × DATABASE_POOL_MAX_SIZE.
+        options["pool"] = {
+            "min_size": int(os.environ.get("DATABASE_POOL_MIN_SIZE", "2")),
+            "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", "10")),
+            # A request waits at most this long for a connection: with
+            # PostgreSQL down it then answers 503 (README "Faults").
+            "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", str(connect_timeout))),
+        }
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if os.environ.get("CHAT_TEST_DB_NAME"):
     DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ["CHAT_TEST_DB_NAME"]
 

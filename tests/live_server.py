@@ -1,7 +1,7 @@
-"""Real servers for integration and browser tests: a fresh database (SQLite
-file or a PostgreSQL database of its own), migrated, and daphne processes
-serving chatproject.asgi on loopback ports. Everything stops by itself at the
-end of the `with` block."""
+"""Real servers for integration and browser tests (and bench/run.py): a fresh
+database (SQLite file or a PostgreSQL database of its own), migrated, and
+daphne (or uvicorn) processes serving chatproject.asgi on loopback ports.
+Everything stops by itself at the end of the `with` block."""
 
 import contextlib
 import os
@@ -20,6 +20,22 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 30
+# The two ASGI servers that serve chatproject.asgi (README "Performance").
+SERVER_COMMANDS = {
+    "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "chatproject.asgi:application"],
+    "uvicorn": [
+        "-m",
+        "uvicorn",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--no-access-log",
+        "--ws-max-size",
+        "1048576",
+        "chatproject.asgi:application",
+    ],
+}
 
 
 def free_port() -> int:
@@ -66,6 +82,7 @@ class Deployment:
     env: dict[str, str]
     work_dir: Path
     servers: list[Server] = field(default_factory=list)
+    server_kind: str = "daphne"  # or "uvicorn": a key of SERVER_COMMANDS
 
     def manage(self, *args: str, input_text: str | None = None) -> str:
         result = subprocess.run(
@@ -82,21 +99,14 @@ class Deployment:
         return result.stdout
 
     def start_server(self, port: int | None = None) -> Server:
-        """A daphne process on `port` (a free one by default)."""
+        """A server process (daphne unless `server_kind` says otherwise) on
+        `port` (a free one by default)."""
         port = port or free_port()
-        log_path = self.work_dir / f"daphne-{port}-{len(self.servers)}.log"
+        log_path = self.work_dir / f"{self.server_kind}-{port}-{len(self.servers)}.log"
+        arguments = [part.format(port=port) for part in SERVER_COMMANDS[self.server_kind]]
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "chatproject.asgi:application",
-                ],
+                [sys.executable, *arguments],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -107,7 +117,7 @@ class Deployment:
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"daphne exited at start:\n{server.log()}")
+                raise RuntimeError(f"{self.server_kind} exited at start:\n{server.log()}")
             with (
                 contextlib.suppress(OSError),
                 urllib.request.urlopen(f"{server.url}/healthz", timeout=1) as response,
@@ -116,7 +126,9 @@ class Deployment:
                     return server
             time.sleep(0.2)
         server.kill()
-        raise RuntimeError(f"daphne did not answer within {STARTUP_SECONDS} s:\n{server.log()}")
+        raise RuntimeError(
+            f"{self.server_kind} did not answer within {STARTUP_SECONDS} s:\n{server.log()}"
+        )
 
     def restart_server(self, server: Server) -> Server:
         """Kill `server` (no clean close for its sockets) and start a new

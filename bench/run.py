@@ -1,0 +1,391 @@
+"""`make bench`: the benchmarks of README "Performance", on this machine.
+
+Uses PostgreSQL and Redis at DATABASE_URL / REDIS_URL when set, else the
+local defaults (127.0.0.1:5432 and :6379), starting them when nothing
+answers. Works in a database of its own (`chat_bench` on that server, kept
+between runs so that the 1,000,000-message history is loaded once; --fresh
+drops it). For each server kind (daphne, uvicorn) it starts two processes of
+chatproject.asgi with rate limits off and DEBUG off, then runs each benchmark
+as its own process against them over real sockets, and prints a table.
+Every figure is also in var/bench/results.json (one JSON line per benchmark);
+the fan-out latency chart is var/bench/fanout-<server>.png.
+
+    make bench                                  # the default sizes: a few minutes
+    make bench BENCH_ARGS="--servers daphne --only fanout --pairs 200 --groups 40"
+    .venv/bin/python bench/run.py --help
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from bench.client import http_json  # noqa: E402
+from tests.live_server import Deployment, Server, base_env  # noqa: E402
+
+OUT = ROOT / "var" / "bench"
+BENCHMARKS = ("fanout", "history", "rest", "idle")
+# The commands the machine's own services start with (the env notes).
+START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+START_REDIS = (
+    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" '
+    "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
+)
+NO_RATE_LIMITS = {
+    "CHAT_RATE_MESSAGE_SEND": "off",
+    "CHAT_RATE_AUTH_IP": "off",
+    "CHAT_RATE_AUTH_USERNAME": "off",
+    "CHAT_RATE_SOCKET_FRAMES": "off",
+}
+
+
+def reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 1):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_service(name: str, url: str, port: int, start: str, given: bool) -> None:
+    if reachable(url, port):
+        return
+    if given:
+        sys.exit(f"{name} does not answer at {url}")
+    print(f"{name} is not running: starting it ({start})")
+    subprocess.run(start, shell=True, check=True)
+    deadline = time.monotonic() + 30
+    while not reachable(url, port):
+        if time.monotonic() > deadline:
+            sys.exit(f"{name} did not start")
+        time.sleep(0.5)
+
+
+def bench_database(server_url: str, name: str, fresh: bool) -> str:
+    admin_url = urlparse(server_url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        if fresh:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    return urlparse(server_url)._replace(path=f"/{name}").geturl()
+
+
+def history_size(database_url: str) -> int:
+    """Messages in seed_demo's "Load test" conversation (0 before the first load)."""
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute(
+            "SELECT last_seq FROM conversations_conversation WHERE title = 'Load test' "
+            "AND kind = 'group' ORDER BY id LIMIT 1"
+        ).fetchone()
+    return row[0] if row else 0
+
+
+def run_benchmark(script: str, arguments: list[str], env: dict[str, str], results: Path) -> int:
+    command = [sys.executable, str(ROOT / "bench" / script), *arguments]
+    print(f"\n$ {' '.join(command[1:])}", flush=True)
+    return subprocess.run(command, cwd=ROOT, env=env | {"BENCH_RESULTS": str(results)}).returncode
+
+
+def start_servers(deployment: Deployment, count: int) -> list[Server]:
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: deployment.start_server(), range(count)))
+
+
+def stop_servers(deployment: Deployment) -> None:
+    for server in deployment.servers:
+        server.stop()
+    deployment.servers.clear()
+
+
+def demo_login(server: Server) -> tuple[str, str]:
+    """alice's token (seed_demo's user) and the "Load test" conversation id."""
+    token = http_json(
+        "POST",
+        f"{server.url}/api/auth/token",
+        {"username": "alice", "password": "chat-demo-pass"},
+    )["token"]
+    conversations = http_json("GET", f"{server.url}/api/conversations?limit=200", token=token)
+    items = conversations["items"] if isinstance(conversations, dict) else conversations
+    load_test = next(c for c in items if c.get("title") == "Load test")
+    return token, load_test["id"]
+
+
+def table(rows: list[dict]) -> str:
+    """The results as a fixed-width table (README "Performance")."""
+    lines = []
+    for row in rows:
+        lines.append(f"{row['server']:<8} {row['benchmark']:<28} {row['figure']:<58} {row['target']}")
+    header = f"{'server':<8} {'benchmark':<28} {'measured':<58} target"
+    return "\n".join([header, "-" * len(header), *lines])
+
+
+def summarize(results: list[dict]) -> list[dict]:
+    rows: list[dict] = []
+
+    def add(server: str, benchmark: str, figure: str, target: str = "") -> None:
+        rows.append({"server": server, "benchmark": benchmark, "figure": figure, "target": target})
+
+    for result in results:
+        server = result.get("server_kind", "?")
+        kind = result.get("bench")
+        if kind == "fanout":
+            good = result.get("last_good_deliveries_per_second")
+            runs = result["runs"]
+            at_target = next(
+                (r for r in runs if r["deliveries_per_second"] >= 1000 and r["ok"]), None
+            )
+            if at_target:
+                add(
+                    server,
+                    "fan-out at ≥1,000 deliv./s",
+                    f"{at_target['deliveries_per_second']:.0f}/s: p50 {at_target['p50_ms']} ms, "
+                    f"p99 {at_target['p99_ms']} ms, lost {at_target['lost']}",
+                    "p99 ≤ 100 ms, 0 lost",
+                )
+            add(
+                server,
+                "fan-out sweep, last good",
+                f"{good or 0:.0f} deliveries/s ({result.get('last_good_sends_per_second') or 0:.0f} "
+                f"sends/s), p99 {result.get('last_good_p99_ms')} ms",
+                "p99 ≤ 200 ms, 0 lost",
+            )
+        elif kind in FORMATTERS:
+            for benchmark, figure, target in FORMATTERS[kind](result):
+                add(server, benchmark, figure, target)
+    return rows
+
+
+def history_rows(result: dict) -> list[tuple[str, str, str]]:
+    newest, deep = result.get("newest", {}), result.get("deep", {})
+    rows = [
+        (
+            f"history newest / {result.get('deep_offset', 900000):,} deep",
+            f"p50 {newest.get('p50_ms')} / {deep.get('p50_ms')} ms, ratio {result.get('ratio')}",
+            "ratio ≤ 1.5, p50 < 10 ms",
+        )
+    ]
+    catch_up = result.get("since_version") or {}
+    if catch_up:
+        rows.append(
+            (
+                f"sinceVersion {catch_up.get('changes')} changes",
+                f"REST {catch_up.get('rest_ms')} ms ({catch_up.get('rest_pages')} pages), "
+                f"socket sync {catch_up.get('socket_ms')} ms",
+                "",
+            )
+        )
+    return rows
+
+
+def rest_rows(result: dict) -> list[tuple[str, str, str]]:
+    return [
+        (
+            f"REST send, concurrency {result.get('concurrency')}",
+            f"{result.get('requests_per_second')} req/s, p50 {result.get('p50_ms')} ms, "
+            f"p99 {result.get('p99_ms')} ms, errors {result.get('errors')}",
+            "",
+        )
+    ]
+
+
+def idle_rows(result: dict) -> list[tuple[str, str, str]]:
+    return [
+        (
+            f"idle sockets, one process",
+            f"{result.get('opened')} open, {result.get('kb_per_socket')} KB each, "
+            f"{result.get('connect_rate')} connects/s",
+            "5,000 at < 100 KB each",
+        )
+    ]
+
+
+FORMATTERS: dict[str, Callable[[dict], list[tuple[str, str, str]]]] = {
+    "history": history_rows,
+    "rest_send": rest_rows,
+    "idle_sockets": idle_rows,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--servers", choices=["daphne", "uvicorn", "both"], default="both")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset")
+    parser.add_argument("--database", default="chat_bench")
+    parser.add_argument("--fresh", action="store_true", help="drop the bench database first")
+    parser.add_argument("--pairs", type=int, default=50)
+    parser.add_argument("--groups", type=int, default=10)
+    parser.add_argument("--group-size", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=60.0, help="first sends/s of the sweep")
+    parser.add_argument("--sweep-factor", type=float, default=1.3)
+    parser.add_argument("--sweep-max", type=float, default=800.0)
+    parser.add_argument("--duration", type=float, default=6.0, help="seconds per fan-out run")
+    parser.add_argument("--history-messages", type=int, default=1_000_000)
+    parser.add_argument("--deep", type=int, default=900_000)
+    parser.add_argument("--changes", type=int, default=1000)
+    parser.add_argument("--rest-concurrency", type=int, default=16)
+    parser.add_argument("--rest-duration", type=float, default=10.0)
+    parser.add_argument("--idle-sockets", type=int, default=5000)
+    args = parser.parse_args(argv)
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(only) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    kinds = ["daphne", "uvicorn"] if args.servers == "both" else [args.servers]
+
+    postgres_url = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "")
+    given_postgres, given_redis = postgres_url.startswith("postgres"), bool(redis_url)
+    postgres_url = postgres_url if given_postgres else "postgres://postgres@127.0.0.1:5432/postgres"
+    redis_url = redis_url or "redis://127.0.0.1:6379/0"
+    ensure_service("PostgreSQL", postgres_url, 5432, START_POSTGRES, given_postgres)
+    ensure_service("Redis", redis_url, 6379, START_REDIS, given_redis)
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    results_path = OUT / "results.json"
+    results_path.unlink(missing_ok=True)
+    database_url = bench_database(postgres_url, args.database, args.fresh)
+    env = base_env(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        CHANNEL_LAYER_PREFIX=args.database,
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="bench-" + uuid.uuid4().hex,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SECURE_SSL_REDIRECT="0",
+        DJANGO_SECURE_COOKIES="0",
+        **NO_RATE_LIMITS,
+    )
+    work_dir = OUT / "logs"
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    deployment = Deployment(env, work_dir)
+    print(f"Benchmark database {database_url}, Redis {redis_url}; logs in {work_dir}")
+    deployment.manage("migrate", "--no-input", "-v0")
+    deployment.manage("seed_demo")
+    if "history" in only:
+        missing = args.history_messages - history_size(database_url)
+        if missing > 0:
+            print(f"Loading {missing:,} messages into the history conversation (once per database)…")
+            started = time.monotonic()
+            subprocess.run(
+                [sys.executable, "manage.py", "seed_demo", "--messages", str(missing)],
+                cwd=ROOT,
+                env=env,
+                check=True,
+            )
+            print(f"  loaded in {time.monotonic() - started:.0f} s")
+
+    fanout_users = 2 * args.pairs + args.groups * args.group_size
+    users = max(fanout_users + 2 * args.rest_concurrency, args.idle_sockets if "idle" in only else 0)
+    tokens = OUT / "tokens.txt"
+    subprocess.run(
+        [sys.executable, "bench/provision.py", "--users", str(users), "--out", str(tokens)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    rest_tokens = OUT / "tokens-rest.txt"
+    rest_tokens.write_text(
+        "".join(tokens.read_text().splitlines(keepends=True)[fanout_users : fanout_users + 2 * args.rest_concurrency])
+    )
+
+    failures = 0
+    for kind in kinds:
+        deployment.server_kind = kind
+        bench_env = env | {"BENCH_SERVER_KIND": kind}
+        try:
+            servers = start_servers(deployment, 2)
+            urls = [server.url for server in servers]
+            print(f"\n=== {kind}: two processes at {', '.join(urls)} ===")
+            if "fanout" in only:
+                failures += run_benchmark(
+                    "fanout.py",
+                    [
+                        "--servers", *urls,
+                        "--pairs", str(args.pairs),
+                        "--groups", str(args.groups),
+                        "--group-size", str(args.group_size),
+                        "--rate", str(args.rate),
+                        "--duration", str(args.duration),
+                        "--sweep",
+                        "--sweep-factor", str(args.sweep_factor),
+                        "--sweep-max", str(args.sweep_max),
+                        "--tokens", str(tokens),
+                        "--chart", str(OUT / f"fanout-{kind}.png"),
+                        "--label", kind,
+                    ],
+                    bench_env,
+                    results_path,
+                ) != 0
+            if "history" in only:
+                token, conversation = demo_login(servers[0])
+                failures += run_benchmark(
+                    "history.py",
+                    [
+                        "--server", urls[0],
+                        "--conversation", str(conversation),
+                        "--token", token,
+                        "--deep", str(args.deep),
+                        "--changes", str(args.changes),
+                    ],
+                    bench_env,
+                    results_path,
+                ) != 0
+            if "rest" in only:
+                failures += run_benchmark(
+                    "rest_send.py",
+                    [
+                        "--server", urls[0],
+                        "--tokens", str(rest_tokens),
+                        "--concurrency", str(args.rest_concurrency),
+                        "--duration", str(args.rest_duration),
+                    ],
+                    bench_env,
+                    results_path,
+                ) != 0
+            if "idle" in only:
+                failures += run_benchmark(
+                    "idle_sockets.py",
+                    [
+                        "--server", urls[1],
+                        "--pid", str(servers[1].process.pid),
+                        "--tokens", str(tokens),
+                        "--sockets", str(args.idle_sockets),
+                    ],
+                    bench_env,
+                    results_path,
+                ) != 0
+        finally:
+            stop_servers(deployment)
+
+    results = []
+    if results_path.exists():
+        results = [json.loads(line) for line in results_path.read_text().splitlines() if line]
+    print(f"\nMachine: {os.cpu_count()} cores; everything (load generator too) on this box.")
+    print(table(summarize(results)))
+    print(f"\nAll figures: {results_path}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
