@@ -3,11 +3,15 @@ process: JSON over HTTP (standard library, no proxy), authenticated sockets,
 percentiles, and the one JSON line each benchmark ends with."""
 
 import asyncio
+import http.client
 import json
 import os
+import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -38,6 +42,79 @@ def http_json(method: str, url: str, body: Any = None, token: str | None = None)
         if error.code == 429:
             hint = " (rate limited: run the servers with CHAT_RATE_*=off, see bench/run.py)"
         raise BenchError(f"{method} {url}: {error.code} {detail}{hint}") from None
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: Any  # the decoded JSON, None for an empty body
+    seconds: float  # request sent to response read, JSON decoding left out
+
+
+class KeepAlive:
+    """One persistent HTTP/1.1 connection to a server (http.client), reused
+    request after request as a real API client would. `opened` counts the TCP
+    connections it took: 1 when the server honoured keep-alive throughout.
+    A request that finds the connection closed by the server since the last
+    one is sent again once on a new connection (a stale keep-alive; sends
+    are safe to repeat with their clientMessageId)."""
+
+    def __init__(
+        self, server: str, token: str | None = None, timeout: float = HTTP_TIMEOUT
+    ) -> None:
+        parsed = urlsplit(server)
+        kind = (
+            http.client.HTTPSConnection if parsed.scheme == "https" else http.client.HTTPConnection
+        )
+        self.connection = kind(parsed.hostname or "127.0.0.1", parsed.port, timeout=timeout)
+        self.prefix = parsed.path.rstrip("/")
+        self.headers = {"Accept": "application/json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        self.opened = 0
+
+    def request(self, method: str, path: str, body: Any = None) -> Reply:
+        data = None if body is None else json.dumps(body).encode()
+        headers = (
+            self.headers if data is None else self.headers | {"Content-Type": "application/json"}
+        )
+        started = time.perf_counter()
+        reused = self.connection.sock is not None
+        try:
+            raw, response = self.exchange(method, path, data, headers)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if not reused:
+                raise
+            raw, response = self.exchange(method, path, data, headers)
+        seconds = time.perf_counter() - started
+        decoded = (
+            json.loads(raw) if raw and "json" in response.getheader("Content-Type", "") else None
+        )
+        return Reply(response.status, response.headers, decoded, seconds)
+
+    def exchange(
+        self, method: str, path: str, data: bytes | None, headers: dict[str, str]
+    ) -> tuple[bytes, http.client.HTTPResponse]:
+        if self.connection.sock is None:
+            self.opened += 1
+        try:
+            self.connection.request(method, self.prefix + path, body=data, headers=headers)
+            response = self.connection.getresponse()
+            return response.read(), response
+        except Exception:
+            self.connection.close()  # a half-done exchange leaves it unusable
+            raise
+
+    def json(self, method: str, path: str, body: Any = None) -> Any:
+        """The decoded body of a 200 or 201 answer; BenchError otherwise."""
+        reply = self.request(method, path, body)
+        if reply.status not in (200, 201):
+            raise BenchError(f"{method} {path}: {reply.status} {json.dumps(reply.body)[:300]}")
+        return reply.body
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 async def api(method: str, url: str, body: Any = None, token: str | None = None) -> Any:

@@ -164,10 +164,15 @@ class Fanout:
             Member(index, user_id, token, self.servers[index % len(self.servers)])
             for index, (user_id, token) in enumerate(users)
         ]
-        creations = [self.create(list(range(2 * p, 2 * p + 2)), kind="direct") for p in range(config.pairs)]
+        creations = [
+            self.create(list(range(2 * p, 2 * p + 2)), kind="direct") for p in range(config.pairs)
+        ]
         first = 2 * config.pairs
         creations += [
-            self.create(list(range(first + g * config.group_size, first + (g + 1) * config.group_size)), kind="group")
+            self.create(
+                list(range(first + g * config.group_size, first + (g + 1) * config.group_size)),
+                kind="group",
+            )
             for g in range(config.groups)
         ]
         conversations = await bounded_gather(creations)
@@ -327,7 +332,8 @@ class Fanout:
                     if (index, number) not in received:
                         result.lost += 1
         result.deliveries_per_second = round(
-            (result.delivered - result.duplicates) / max(seconds_sending, last_delivery - started), 1
+            (result.delivered - result.duplicates) / max(seconds_sending, last_delivery - started),
+            1,
         )
         summary = latency_summary(latencies)
         result.p50_ms, result.p95_ms = summary["p50_ms"], summary["p95_ms"]
@@ -394,7 +400,10 @@ def draw_chart(results: list[FanoutResult], config: FanoutConfig, path: Path) ->
         label="p99",
     )
     by_rate.plot(
-        [r.deliveries_per_second for r in results], [r.p50_ms or 0 for r in results], marker="o", label="p50"
+        [r.deliveries_per_second for r in results],
+        [r.p50_ms or 0 for r in results],
+        marker="o",
+        label="p50",
     )
     by_rate.axhline(P99_LIMIT_MS, color="grey", linestyle="--", linewidth=1)
     by_rate.set(xlabel="deliveries/s", ylabel="ms")

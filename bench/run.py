@@ -57,7 +57,9 @@ NO_RATE_LIMITS = {
 def reachable(url: str, default_port: int) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 1):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 1
+        ):
             return True
     except OSError:
         return False
@@ -82,7 +84,9 @@ def bench_database(server_url: str, name: str, fresh: bool) -> str:
     with psycopg.connect(admin_url, autocommit=True) as connection:
         if fresh:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
         if not exists:
             connection.execute(f'CREATE DATABASE "{name}"')
     return urlparse(server_url)._replace(path=f"/{name}").geturl()
@@ -132,7 +136,9 @@ def table(rows: list[dict]) -> str:
     """The results as a fixed-width table (README "Performance")."""
     lines = []
     for row in rows:
-        lines.append(f"{row['server']:<8} {row['benchmark']:<28} {row['figure']:<58} {row['target']}")
+        lines.append(
+            f"{row['server']:<8} {row['benchmark']:<28} {row['figure']:<58} {row['target']}"
+        )
     header = f"{'server':<8} {'benchmark':<28} {'measured':<58} target"
     return "\n".join([header, "-" * len(header), *lines])
 
@@ -209,7 +215,7 @@ def rest_rows(result: dict) -> list[tuple[str, str, str]]:
 def idle_rows(result: dict) -> list[tuple[str, str, str]]:
     return [
         (
-            f"idle sockets, one process",
+            "idle sockets, one process",
             f"{result.get('opened')} open, {result.get('kb_per_socket')} KB each, "
             f"{result.get('connect_rate')} connects/s",
             "5,000 at < 100 KB each",
@@ -285,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     if "history" in only:
         missing = args.history_messages - history_size(database_url)
         if missing > 0:
-            print(f"Loading {missing:,} messages into the history conversation (once per database)…")
+            print(
+                f"Loading {missing:,} messages into the history conversation (once per database)…"
+            )
             started = time.monotonic()
             subprocess.run(
                 [sys.executable, "manage.py", "seed_demo", "--messages", str(missing)],
@@ -296,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  loaded in {time.monotonic() - started:.0f} s")
 
     fanout_users = 2 * args.pairs + args.groups * args.group_size
-    users = max(fanout_users + 2 * args.rest_concurrency, args.idle_sockets if "idle" in only else 0)
+    users = max(
+        fanout_users + 2 * args.rest_concurrency, args.idle_sockets if "idle" in only else 0
+    )
     tokens = OUT / "tokens.txt"
     subprocess.run(
         [sys.executable, "bench/provision.py", "--users", str(users), "--out", str(tokens)],
@@ -306,7 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     rest_tokens = OUT / "tokens-rest.txt"
     rest_tokens.write_text(
-        "".join(tokens.read_text().splitlines(keepends=True)[fanout_users : fanout_users + 2 * args.rest_concurrency])
+        "".join(
+            tokens.read_text().splitlines(keepends=True)[
+                fanout_users : fanout_users + 2 * args.rest_concurrency
+            ]
+        )
     )
 
     failures = 0
@@ -318,63 +332,99 @@ def main(argv: list[str] | None = None) -> int:
             urls = [server.url for server in servers]
             print(f"\n=== {kind}: two processes at {', '.join(urls)} ===")
             if "fanout" in only:
-                failures += run_benchmark(
-                    "fanout.py",
-                    [
-                        "--servers", *urls,
-                        "--pairs", str(args.pairs),
-                        "--groups", str(args.groups),
-                        "--group-size", str(args.group_size),
-                        "--rate", str(args.rate),
-                        "--duration", str(args.duration),
-                        "--sweep",
-                        "--sweep-factor", str(args.sweep_factor),
-                        "--sweep-max", str(args.sweep_max),
-                        "--tokens", str(tokens),
-                        "--chart", str(OUT / f"fanout-{kind}.png"),
-                        "--label", kind,
-                    ],
-                    bench_env,
-                    results_path,
-                ) != 0
+                failures += (
+                    run_benchmark(
+                        "fanout.py",
+                        [
+                            "--servers",
+                            *urls,
+                            "--pairs",
+                            str(args.pairs),
+                            "--groups",
+                            str(args.groups),
+                            "--group-size",
+                            str(args.group_size),
+                            "--rate",
+                            str(args.rate),
+                            "--duration",
+                            str(args.duration),
+                            "--sweep",
+                            "--sweep-factor",
+                            str(args.sweep_factor),
+                            "--sweep-max",
+                            str(args.sweep_max),
+                            "--tokens",
+                            str(tokens),
+                            "--chart",
+                            str(OUT / f"fanout-{kind}.png"),
+                            "--label",
+                            kind,
+                        ],
+                        bench_env,
+                        results_path,
+                    )
+                    != 0
+                )
             if "history" in only:
                 token, conversation = demo_login(servers[0])
-                failures += run_benchmark(
-                    "history.py",
-                    [
-                        "--server", urls[0],
-                        "--conversation", str(conversation),
-                        "--token", token,
-                        "--deep", str(args.deep),
-                        "--changes", str(args.changes),
-                    ],
-                    bench_env,
-                    results_path,
-                ) != 0
+                failures += (
+                    run_benchmark(
+                        "history.py",
+                        [
+                            "--server",
+                            urls[0],
+                            "--conversation",
+                            str(conversation),
+                            "--token",
+                            token,
+                            "--deep",
+                            str(args.deep),
+                            "--changes",
+                            str(args.changes),
+                        ],
+                        bench_env,
+                        results_path,
+                    )
+                    != 0
+                )
             if "rest" in only:
-                failures += run_benchmark(
-                    "rest_send.py",
-                    [
-                        "--server", urls[0],
-                        "--tokens", str(rest_tokens),
-                        "--concurrency", str(args.rest_concurrency),
-                        "--duration", str(args.rest_duration),
-                    ],
-                    bench_env,
-                    results_path,
-                ) != 0
+                failures += (
+                    run_benchmark(
+                        "rest_send.py",
+                        [
+                            "--server",
+                            urls[0],
+                            "--tokens",
+                            str(rest_tokens),
+                            "--concurrency",
+                            str(args.rest_concurrency),
+                            "--duration",
+                            str(args.rest_duration),
+                        ],
+                        bench_env,
+                        results_path,
+                    )
+                    != 0
+                )
             if "idle" in only:
-                failures += run_benchmark(
-                    "idle_sockets.py",
-                    [
-                        "--server", urls[1],
-                        "--pid", str(servers[1].process.pid),
-                        "--tokens", str(tokens),
-                        "--sockets", str(args.idle_sockets),
-                    ],
-                    bench_env,
-                    results_path,
-                ) != 0
+                failures += (
+                    run_benchmark(
+                        "idle_sockets.py",
+                        [
+                            "--server",
+                            urls[1],
+                            "--pid",
+                            str(servers[1].process.pid),
+                            "--tokens",
+                            str(tokens),
+                            "--sockets",
+                            str(args.idle_sockets),
+                        ],
+                        bench_env,
+                        results_path,
+                    )
+                    != 0
+                )
         finally:
             stop_servers(deployment)
 

@@ -158,6 +158,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             # A request waits at most this long for a connection: with
             # PostgreSQL down it then answers 503 (README "Faults").
             "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", str(connect_timeout))),
+            # The pool retries a failed connect with a doubling delay until
+            # this many seconds have passed, then starts over at 1 s: so it
+            # reconnects within seconds of PostgreSQL coming back, however
+            # long the outage was (tests/faults).
+            "reconnect_timeout": float(os.environ.get("DATABASE_POOL_RECONNECT_TIMEOUT", "4")),
         }
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if os.environ.get("CHAT_TEST_DB_NAME"):
@@ -168,13 +173,69 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Channel layer ---------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Redis Sentinel (deploy/README.md "Redis Sentinel"): "host:port" of each
+# sentinel, comma-separated. When set, the layer asks them for the address of
+# the master named REDIS_SENTINEL_MASTER and follows it through a failover;
+# REDIS_URL then serves only the cache below, which cannot follow Sentinel.
+REDIS_SENTINELS = env_list("REDIS_SENTINELS", [])
 REDIS_LAYER_BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
-if REDIS_URL:
+
+
+def sentinel_address(entry: str) -> tuple[str, int]:
+    """"host:port", "host" (port 26379) or "[IPv6]:port" as (host, port)."""
+    if entry.startswith("["):
+        host, bracket, port = entry[1:].partition("]")
+        if port and not port.startswith(":"):
+            bracket = ""
+        port = port.removeprefix(":")
+    else:
+        host, bracket, port = entry.partition(":")
+        bracket = "]"
+    try:
+        if not host or not bracket:
+            raise ValueError(entry)
+        return host, int(port or "26379")
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"REDIS_SENTINELS: {entry!r} is not host:port (IPv6 as [address]:port)."
+        ) from None
+
+
+if REDIS_URL or REDIS_SENTINELS:
     from redis.asyncio.retry import Retry as RedisRetry
     from redis.backoff import ConstantBackoff
+
+    # redis-py 8 times out idle reads unless socket_timeout is None
+    # (channels_redis issue 422), which loses messages. After a Redis restart
+    # a pooled connection fails its next command: retried once on a new
+    # connection, or the first socket connect and publish after the restart
+    # fail (tests/faults).
+    redis_layer_options = {"socket_timeout": None, "retry": RedisRetry(ConstantBackoff(0.1), 1)}
+    if REDIS_SENTINELS:
+        # channels_redis.utils.create_pool builds a SentinelConnectionPool from
+        # "sentinels" and "master_name": each new connection asks the
+        # sentinels where the master is now, and a connection to a server that
+        # was demoted to a replica is dropped at its first write (ReadOnlyError).
+        sentinel_kwargs = {"socket_connect_timeout": 1, "socket_timeout": 1}
+        if os.environ.get("REDIS_SENTINEL_PASSWORD"):
+            sentinel_kwargs["password"] = os.environ["REDIS_SENTINEL_PASSWORD"]
+        redis_layer_host = {
+            "sentinels": [sentinel_address(entry) for entry in REDIS_SENTINELS],
+            "master_name": os.environ.get("REDIS_SENTINEL_MASTER", "mymaster"),
+            # A sentinel that does not answer is skipped after a second.
+            "sentinel_kwargs": sentinel_kwargs,
+            "db": int(os.environ.get("REDIS_SENTINEL_DB", "0")),
+            # A master host that vanished fails a connect in seconds, not minutes.
+            "socket_connect_timeout": 5,
+            **redis_layer_options,
+        }
+        if os.environ.get("REDIS_SENTINEL_MASTER_PASSWORD"):
+            redis_layer_host["password"] = os.environ["REDIS_SENTINEL_MASTER_PASSWORD"]
+    else:
+        redis_layer_host = {"address": REDIS_URL, **redis_layer_options}
 
     # RedisChannelLayer by default: measured in bench/channel_layer.py (README
     # "Channel layer"); CHANNEL_LAYER_BACKEND=pubsub switches.
@@ -182,18 +243,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": REDIS_LAYER_BACKENDS[os.environ.get("CHANNEL_LAYER_BACKEND", "core")],
             "CONFIG": {
-                # redis-py 8 times out idle reads unless socket_timeout is None
-                # (channels_redis issue 422), which loses messages. After a
-                # Redis restart a pooled connection fails its next command:
-                # retried once on a new connection, or the first socket
-                # connect and publish after the restart fail (tests/faults).
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": None,
-                        "retry": RedisRetry(ConstantBackoff(0.1), 1),
-                    }
-                ],
+                "hosts": [redis_layer_host],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
             },
         }

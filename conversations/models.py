@@ -1,7 +1,7 @@
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router
 from django.db.models.functions import Coalesce
 
 from workspaces.models import default_workspace_id
@@ -146,6 +146,13 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"{self.get_kind_display()} conversation {self.pk}"
+
+    @classmethod
+    def reference(cls, pk: int) -> "Conversation":
+        """The conversation with this id without reading it: its other fields
+        load on first access, as after `.only("id")` (a bare
+        `Conversation(pk=…)` would query for its default workspace)."""
+        return cls.from_db(router.db_for_read(cls), ["id"], [pk])
 
     @staticmethod
     def direct_key_for(first_user_id: int, second_user_id: int) -> str:

@@ -157,11 +157,15 @@ def mark_read(*, membership: Membership, seq: int) -> Membership:
     return membership
 
 
-def mark_sender_read(conversation_id: int, user_id: int, seq: int) -> None:
-    """A sender has read everything up to their own message."""
-    Membership.objects.filter(
-        conversation_id=conversation_id, user_id=user_id, last_read_seq__lt=seq
-    ).update(last_read_seq=seq)
+def mark_sender_read(conversation_id: int, user_id: int, seq: int) -> bool:
+    """A sender has read everything up to their own message. False when the
+    sender is not a member (no row to update: a new seq is above every read
+    mark)."""
+    return bool(
+        Membership.objects.filter(
+            conversation_id=conversation_id, user_id=user_id, last_read_seq__lt=seq
+        ).update(last_read_seq=seq)
+    )
 
 
 # Status, details and tags ---------------------------------------------------
@@ -313,6 +317,10 @@ def set_member_role(membership: Membership, role: str) -> Membership:
     return membership
 
 
+@transaction.atomic
 def remove_member(membership: Membership) -> None:
-    """Remove a member; their messages stay (with their sender)."""
+    """Remove a member; their messages stay (with their sender). Their open
+    sockets are told to leave the conversation (they keep their memberships
+    in memory to authorize sends without a query)."""
     membership.delete()
+    events.publish_membership_removed(membership)

@@ -17,13 +17,13 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 
 from chatproject import throttling
 from chatproject.errors import flatten_message, translate_exception
 from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
-from conversations.models import Membership
+from conversations.models import Conversation, Membership
 from messaging import events, layer_guard, ordering, selectors, services
 from messaging.frames import CLIENT_FRAMES
 from messaging.serializers import MessageSerializer
@@ -46,11 +46,6 @@ MESSAGE_EVENTS = {"message.new", "message.updated", "message.deleted"}
 
 
 @database_sync_to_async
-def member_conversation_ids(user) -> list[int]:
-    return list(user.memberships.values_list("conversation_id", flat=True))
-
-
-@database_sync_to_async
 def member_conversation_versions(user) -> dict[int, int]:
     """The caller's conversations and their last versions (messaging/ordering.py)."""
     return dict(user.memberships.values_list("conversation_id", "conversation__last_version"))
@@ -65,17 +60,28 @@ def missed_frames(user, conversation_id: int, since_version: int, limit: int) ->
 
 
 @database_sync_to_async
-def send_from_socket(user, data: dict) -> dict:
+def send_from_socket(user, data: dict, member_of: set[int]) -> dict:
+    """`member_of`: the socket's conversations. For those the membership is
+    checked inside the send's transaction, at no extra query; any other id
+    gets the REST API's answer (403 or 404) from the membership lookup."""
     # The budget of POST /api/messages: one per user, whatever the transport.
     throttling.limit_message_send(user.pk)
-    membership = conversation_selectors.membership_for(user, data["conversationId"])
-    message, _ = services.send_message(
-        sender=user,
-        conversation=membership.conversation,
-        text=data["text"],
-        client_message_id=data.get("clientMessageId") or None,
-        client_timestamp=data.get("clientTimestamp"),
-    )
+    conversation_id = data["conversationId"]
+    if conversation_id in member_of:
+        conversation = Conversation.reference(conversation_id)
+    else:
+        conversation = conversation_selectors.membership_for(user, conversation_id).conversation
+    try:
+        message, _ = services.send_message(
+            sender=user,
+            conversation=conversation,
+            text=data["text"],
+            client_message_id=data.get("clientMessageId") or None,
+            client_timestamp=data.get("clientTimestamp"),
+            require_membership=True,
+        )
+    except Conversation.DoesNotExist:
+        raise NotFound("No such conversation.") from None
     return MessageSerializer(message).data
 
 
@@ -265,6 +271,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             events.conversation_group(conversation_id), self.channel_name
         )
 
+    async def leave(self, conversation_id: int) -> None:
+        """The user was removed from the conversation: no more of its events,
+        and sends to it take the membership lookup (403)."""
+        self.conversation_ids.discard(conversation_id)
+        await self.channel_layer.group_discard(
+            events.conversation_group(conversation_id), self.channel_name
+        )
+
     async def disconnect(self, code: int) -> None:
         await self.forget_socket()
 
@@ -364,7 +378,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def handle(self, frame_type: str, data: dict) -> None:
         if frame_type == "message.send":
-            message = await send_from_socket(self.user, data)
+            message = await send_from_socket(self.user, data, set(self.conversation_ids))
             await self.send_frame(
                 {
                     "type": "message.ack",
@@ -421,6 +435,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             for frame in await changes_for_socket(self.user, conversation_id, 0):
                 await self.send_frame(frame)
                 self.in_order.seen(conversation_id, frame["version"])
+            return
+        if event["frameType"] == "membership.removed":
+            await self.leave(int(event["conversationId"]))
             return
         if event["frameType"] == "typing" and event.get("userId") == str(self.user.pk):
             return

@@ -135,6 +135,17 @@ def publish_conversation_created(conversation: Conversation, member_ids: list[in
     publish_on_commit([user_group(user_id) for user_id in member_ids], frame)
 
 
+def publish_membership_removed(membership: Membership) -> None:
+    """To the removed user's sockets only: they leave the conversation's
+    group and forget it (an internal event, never forwarded to the client)."""
+    frame = {
+        "type": "membership.removed",
+        "conversationId": str(membership.conversation_id),
+        "userId": str(membership.user_id),
+    }
+    publish_on_commit([user_group(membership.user_id)], frame)
+
+
 def publish_read(membership: Membership) -> None:
     frame = {
         "type": "read",

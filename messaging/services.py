@@ -56,18 +56,21 @@ def send_message(
     client_message_id: str | None = None,
     client_timestamp: datetime | None = None,
     kind: str = Message.Kind.TEXT,
+    require_membership: bool = False,
 ) -> tuple[Message, bool]:
     """Store a message and announce it after commit. Returns (message, created).
 
-    The caller has checked that `sender` is a member. A retry with the same
+    One transaction of three statements: take the next seq and version, insert,
+    mark the sender's own message read. With `require_membership` the last of
+    them is also the membership check (it updates no row for a non-member, and
+    the send is rolled back with 403), so a caller that already knows the
+    sender is a member (the socket, which keeps its conversations) spends no
+    query on it. Otherwise the caller has checked. A retry with the same
     `client_message_id` returns the first message and stores nothing: the
-    unique (sender, client_message_id) constraint settles concurrent retries.
+    unique (sender, client_message_id) constraint settles it, so the common
+    case (a first send) costs no lookup.
     """
     validate_text(text)
-    if client_message_id and sender is not None:
-        existing = first_send(sender, client_message_id, conversation.pk, text)
-        if existing is not None:
-            return existing, False
     try:
         with transaction.atomic():
             now = timezone.now()
@@ -83,7 +86,9 @@ def send_message(
                 client_timestamp=client_timestamp,
             )
             if sender is not None:
-                mark_sender_read(conversation.pk, sender.pk, seq)
+                is_member = mark_sender_read(conversation.pk, sender.pk, seq)
+                if require_membership and not is_member:
+                    raise PermissionDenied("You are not a member of this conversation.")
             events.publish_message_created(message)
     except IntegrityError:
         if not client_message_id or sender is None:

@@ -15,7 +15,7 @@ from django.test import Client
 from chatproject.asgi import application
 from conftest import client_for
 from conversations.models import Conversation, Membership
-from conversations.services import create_conversation
+from conversations.services import create_conversation, remove_member
 from messaging import consumers
 from messaging.models import Message
 from messaging.services import delete_message, edit_message, send_message
@@ -326,6 +326,47 @@ async def test_non_member_cannot_send_and_hears_nothing_of_the_conversation(sock
     sync_error = await next_frame(mallory_socket)
     assert (sync_error["type"], sync_error["status"]) == ("error", 403)
     await assert_silent(mallory_socket)
+
+
+async def test_a_removed_member_stops_hearing_and_cannot_send(sockets):
+    """The socket authorizes sends from the conversations it holds in memory;
+    removing the member takes the conversation out of it at once."""
+    alice, bob, carol = await make_user(), await make_user(), await make_user()
+    group = await make_conversation(alice, bob, carol, kind=Conversation.Kind.GROUP)
+    alice_socket = await open_socket(sockets, alice)
+    carol_socket = await open_socket(sockets, carol)
+    await settle(alice_socket, carol_socket)
+
+    membership = await database_sync_to_async(Membership.objects.get)(
+        conversation=group, user=carol
+    )
+    await database_sync_to_async(remove_member)(membership)
+    await settle(carol_socket)  # the removal event is handled before the barrier
+
+    await alice_socket.send_json_to(send_frame(group, "carol is gone", "a-1"))
+    await receive_until(alice_socket, "message.ack")
+    await carol_socket.send_json_to(send_frame(group, "still here?", "c-1"))
+    error = await next_frame(carol_socket)
+    assert (error["type"], error["status"], error["clientMessageId"]) == ("error", 403, "c-1")
+    assert await stored_texts(group) == ["carol is gone"]
+    await assert_silent(carol_socket)
+
+
+async def test_a_send_checks_membership_even_when_the_socket_still_thinks_it_is_in(sockets):
+    """Between a removal and its event reaching the socket, a send must
+    still be refused: the send's own transaction checks membership."""
+    alice, bob = await make_user(), await make_user()
+    conversation = await make_conversation(alice, bob)
+    bob_socket = await open_socket(sockets, bob)
+    await settle(bob_socket)
+    await database_sync_to_async(
+        Membership.objects.filter(conversation=conversation, user=bob).delete
+    )()  # behind the services' back: no event
+
+    await bob_socket.send_json_to(send_frame(conversation, "sneaky", "b-1"))
+    error = await next_frame(bob_socket)
+    assert (error["type"], error["status"]) == ("error", 403)
+    assert await stored_texts(conversation) == []
 
 
 @pytest.mark.parametrize(

@@ -124,6 +124,44 @@ def test_reusing_a_client_message_id_for_other_text_is_a_409(direct_conversation
     assert Message.objects.count() == 1
 
 
+def test_send_requiring_membership_refuses_a_non_member_and_stores_nothing(
+    direct_conversation, outsider
+):
+    before = counters(direct_conversation)
+    with pytest.raises(PermissionDenied):
+        send_message(
+            sender=outsider,
+            conversation=direct_conversation,
+            text="let me in",
+            client_message_id="in-1",
+            require_membership=True,
+        )
+    assert counters(direct_conversation) == before
+    assert not Message.objects.filter(conversation=direct_conversation).exists()
+
+
+def test_a_first_send_is_three_statements_in_one_transaction(
+    direct_conversation, user, django_assert_max_num_queries
+):
+    """Next seq and version, the insert, the sender's read mark (which is also
+    the membership check): no lookup of the client id, no membership query."""
+    with django_assert_max_num_queries(3 + 2) as captured:  # + BEGIN/COMMIT or savepoints
+        message, created = send_message(
+            sender=user,
+            conversation=Conversation.reference(direct_conversation.pk),
+            text="hi",
+            client_message_id="c-1",
+            require_membership=True,
+        )
+    statements = [q["sql"].split()[0].upper() for q in captured.captured_queries]
+    assert [s for s in statements if s not in {"SAVEPOINT", "RELEASE"}] == [
+        "UPDATE",
+        "INSERT",
+        "UPDATE",
+    ]
+    assert created and message.seq == 1
+
+
 def test_system_message_has_no_sender(direct_conversation):
     message, created = send_message(
         sender=None,

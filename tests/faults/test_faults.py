@@ -383,13 +383,16 @@ async def timed(method: str, url: str, body: Any = None, token: str | None = Non
 
 
 async def test_postgres_unreachable(tmp_path, postgres_url, redis_url):
-    """PostgreSQL refuses connections, then swallows them (no answer at all):
-    the API answers 503 service_unavailable in the envelope within seconds,
+    """PostgreSQL refuses connections (and the open ones are reset), then
+    swallows them (no answer at all): the API answers 503 service_unavailable
+    in the envelope within seconds (once the connection pool has waited its
+    DATABASE_POOL_TIMEOUT for a connection),
     /readyz 503, a socket send gets an error frame and the socket stays open;
     nothing is half-written. When PostgreSQL is reachable again the same
     process serves again, seq continues without a gap, and a send retried
     with its clientMessageId is stored once."""
     connect_timeout = 2
+    pool_timeout = 1
     with (
         postgres_proxy(postgres_url) as proxy,
         postgres_deployment(tmp_path, postgres_url, redis_url) as deployment,
@@ -397,6 +400,7 @@ async def test_postgres_unreachable(tmp_path, postgres_url, redis_url):
         deployment.env.update(NO_RATE_LIMITS)
         deployment.env["DATABASE_URL"] = through_proxy(deployment.env["DATABASE_URL"], proxy)
         deployment.env["DATABASE_CONNECT_TIMEOUT"] = str(connect_timeout)
+        deployment.env["DATABASE_POOL_TIMEOUT"] = str(pool_timeout)
         (server,) = await asyncio.to_thread(start_servers, deployment, 1)
         sockets: list[Socket] = []
 
@@ -412,11 +416,11 @@ async def test_postgres_unreachable(tmp_path, postgres_url, redis_url):
 
             proxy.set_mode(REFUSE)
             read = await timed("GET", f"{server.url}/api/messages/{conversation}", None, a_token)
-            assert_unavailable(*read, limit=2)
+            assert_unavailable(*read, limit=pool_timeout + 1)
             write = await timed(
                 "POST", f"{server.url}/api/messages", send | {"clientMessageId": "r1"}, a_token
             )
-            assert_unavailable(*write, limit=2)
+            assert_unavailable(*write, limit=pool_timeout + 1)
             status, body, _ = await timed("GET", f"{server.url}/readyz")
             checks = {c["name"]: c["ok"] for c in json.loads(body)["checks"]}
             assert status == 503 and checks == {"database": False, "channel layer": True}, body
@@ -471,9 +475,12 @@ async def test_postgres_unreachable(tmp_path, postgres_url, redis_url):
             outcomes = dict(results[:-1])
             assert set(outcomes.values()) <= {200, 503}, outcomes
 
-            # Back: the same process serves, without a restart.
-            status, _, _ = await timed("GET", f"{server.url}/readyz")
-            assert status == 200
+            # Back: the same process serves, without a restart, once its
+            # connection pool's next attempt (seconds apart) has reconnected.
+            deadline = time.monotonic() + 10
+            while (await timed("GET", f"{server.url}/readyz"))[0] != 200:
+                assert time.monotonic() < deadline, "not ready 10 s after PostgreSQL came back"
+                await asyncio.sleep(0.2)
             stored = await history(server, a_token, conversation)
             client_ids = [m["clientMessageId"] for m in stored]
             assert not {"r1", "h1", "w1"} & set(client_ids), "a failed send left a message"
