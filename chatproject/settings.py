@@ -151,7 +151,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # "Performance"). psycopg's pool hands them out instead; with
         # CONN_HEALTH_CHECKS each is checked as it is handed out, so one that
         # died while idle (PostgreSQL restarted) is replaced, not used.
-        # Connections in all: processes × DATABASE_POOL_MAX_SIZE.
+        # Connections in all: up to processes x DATABASE_POOL_MAX_SIZE.
         options["pool"] = {
             "min_size": int(os.environ.get("DATABASE_POOL_MIN_SIZE", "2")),
             "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", "10")),
