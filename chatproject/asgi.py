@@ -18,11 +18,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
 from users.websocket import OriginCheckMiddleware, TokenAuthMiddleware  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": OriginCheckMiddleware(
-            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
-        ),
-    }
+from messaging.events import PublishFromServingLoop  # noqa: E402
+
+application = PublishFromServingLoop(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": OriginCheckMiddleware(
+                AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            ),
+        }
+    )
 )
