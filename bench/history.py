@@ -68,7 +68,7 @@ def page_latencies(
     for round_number in range(WARM_UP + samples):
         for name in names if round_number % 2 == 0 else reversed(names):
             reply = session.request("GET", paths[name])
-            if reply.status != 200 or len(reply.body) != page_size:
+            if reply.status != 200 or len(reply.body or ()) != page_size:
                 got = len(reply.body) if isinstance(reply.body, list) else reply.body
                 raise BenchError(f"GET {paths[name]}: {reply.status}, {got}")
             if round_number >= WARM_UP:

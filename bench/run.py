@@ -169,8 +169,9 @@ def summarize(results: list[dict]) -> list[dict]:
             add(
                 server,
                 "fan-out sweep, last good",
-                f"{good or 0:.0f} deliveries/s ({result.get('last_good_sends_per_second') or 0:.0f} "
-                f"sends/s), p99 {result.get('last_good_p99_ms')} ms",
+                f"{good or 0:.0f} deliveries/s "
+                f"({result.get('last_good_sends_per_second') or 0:.0f} sends/s), "
+                f"p99 {result.get('last_good_p99_ms')} ms",
                 "p99 ≤ 200 ms, 0 lost",
             )
         elif kind in FORMATTERS:

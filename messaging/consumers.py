@@ -203,7 +203,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # before every handler; a live event touches no database, and that hop
         # per event per socket queued behind the sends: at 50 sends/s over 20
         # sockets delivery p50 went from 5.8 s to 0.12 s without it
-        # (bench/load_chat.py). conversation.new reads the database: as before.
+        # (bench/fanout.py). conversation.new reads the database: as before.
         if message.get("type") == "chat.event" and message.get("frameType") != "conversation.new":
             await self.chat_event(message)
             return

@@ -2,7 +2,7 @@
 
 Each process publishes after its own commit, so when two processes store
 messages k and k+1 of a conversation a moment apart, k+1's event can reach
-a socket first (measured with bench/load_chat.py: a few reorders per
+a socket first (measured with bench/fanout.py: a few reorders per
 thousand deliveries at 20 sends/s across two processes, more under load).
 Clients would then see a gap and resync. Instead each socket forwards a
 conversation's message events in version order (`version` is the
