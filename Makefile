@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: run test lint format migrate superuser seed schema clean
+.PHONY: run test bench lint format migrate superuser seed schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,15 @@ run: $(VENV)/.installed migrate
 test: $(VENV)/.installed-dev
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+$(VENV)/.installed-bench: requirements.txt requirements-dev.txt requirements-bench.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $(VENV)/.installed $(VENV)/.installed-dev $@
+
+## bench: PostgreSQL + Redis + two server processes (daphne, then uvicorn), the
+## benchmarks of README "Performance", a table; BENCH_ARGS="--help" for sizes
+bench: $(VENV)/.installed-bench
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 ## lint: ruff lint and format check
 lint: $(VENV)/.installed-dev

@@ -12,7 +12,7 @@ lost, and reports the last good rate.
 
 A delivery is a message.new frame reaching a member's socket other than the
 sender's (the sender's socket gets the ack). The servers' rate limits must be
-off (CHAT_RATE_*=off; bench/run.py starts them so). Users come from --tokens
+out of reach (CHAT_RATE_*; bench/run.py starts them so). Users come from --tokens
 (bench/provision.py) or are signed up over the API. `run_fanout` is the
 importable core; tests/integration/test_load_small.py runs it in CI.
 """

@@ -39,6 +39,7 @@ from bench.client import BenchError, emit, open_socket, process_rss_kb, read_tok
 
 WARM_UP = 5  # sockets opened and closed before the "before" reading
 SETTLE = 1.0  # seconds for the process to finish with the warm-up sockets
+WARM_UP_PATIENCE = 30.0
 PING_SAMPLE = 100
 PING_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 30.0
@@ -102,11 +103,21 @@ async def hold_open(server: str, token: str) -> Idle:
 
 
 async def warm_up(server: str, tokens: list[str]) -> None:
+    """Open and close a few sockets, waiting up to WARM_UP_PATIENCE seconds
+    for a process still busy (with the sockets of an earlier run closing)."""
+    give_up = time.monotonic() + WARM_UP_PATIENCE
     for token in tokens:
-        try:
-            connection = await open_socket(server, token)
-        except WebSocketException as exc:
-            raise BenchError(f"a warm-up socket failed to open: {failure_name(exc)}") from None
+        while True:
+            try:
+                connection = await open_socket(server, token)
+                break
+            except (OSError, WebSocketException) as exc:
+                if time.monotonic() > give_up:
+                    raise BenchError(
+                        f"a warm-up socket failed to open: {failure_name(exc)}"
+                    ) from None
+                print(f"warm-up socket refused ({failure_name(exc)}); trying again", flush=True)
+                await asyncio.sleep(SETTLE)
         await connection.close()
     await asyncio.sleep(SETTLE)
 
@@ -247,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.sockets < 1 or args.connect_concurrency < 1:
         parser.error("--sockets and --connect-concurrency must be at least 1")
-    if args.timeout - args.hold - PING_TIMEOUT - CLOSE_TIMEOUT < MIN_OPENING:
+    if args.timeout - args.hold - PING_TIMEOUT - CLOSE_TIMEOUT - WARM_UP_PATIENCE < MIN_OPENING:
         parser.error("--timeout is too short for --hold, the pings and the closing")
     users = read_tokens(args.tokens)
     if not users:

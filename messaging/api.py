@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from chatproject import throttling
 from chatproject.openapi import error_responses
+from conversations.models import Conversation
 from conversations.selectors import membership_for
 from messaging import selectors, services
 from messaging.serializers import (
@@ -80,19 +81,21 @@ class MessageViewSet(viewsets.ViewSet):
         if data["sender"] != request.user.pk:
             raise PermissionDenied("sender must be your own user id.")
         throttling.limit_message_send(request.user.pk)
-        membership = membership_for(request.user, data["conversationId"])
         client_message_id = data.get("clientMessageId") or request.headers.get("Idempotency-Key")
         if client_message_id and len(client_message_id) > 64:
             raise ValidationError({"Idempotency-Key": ["At most 64 characters."]})
         if client_message_id and "\x00" in client_message_id:
             # As the body's clientMessageId; PostgreSQL cannot store it (was a 500).
             raise ValidationError({"Idempotency-Key": ["Null characters are not allowed."]})
+        # 403 for a non-member, 404 for no such conversation: checked inside
+        # the send's transaction, so a send costs no lookup of its own.
         message, _ = services.send_message(
             sender=request.user,
-            conversation=membership.conversation,
+            conversation=Conversation.reference(data["conversationId"]),
             text=data["text"],
             client_message_id=client_message_id or None,
             client_timestamp=data.get("clientTimestamp"),
+            require_membership=True,
         )
         return Response(MessageSerializer(message).data)
 

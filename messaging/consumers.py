@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 
 from chatproject import throttling
 from chatproject.errors import flatten_message, translate_exception
@@ -61,27 +61,23 @@ def missed_frames(user, conversation_id: int, since_version: int, limit: int) ->
 
 @database_sync_to_async
 def send_from_socket(user, data: dict, member_of: set[int]) -> dict:
-    """`member_of`: the socket's conversations. For those the membership is
-    checked inside the send's transaction, at no extra query; any other id
-    gets the REST API's answer (403 or 404) from the membership lookup."""
+    """`member_of`: the socket's conversations. A send to one of them goes
+    straight to the service, which checks the membership inside its
+    transaction (no query of its own); one to any other id is answered from
+    the membership lookup (403 or 404) without taking the conversation's lock."""
     # The budget of POST /api/messages: one per user, whatever the transport.
     throttling.limit_message_send(user.pk)
     conversation_id = data["conversationId"]
-    if conversation_id in member_of:
-        conversation = Conversation.reference(conversation_id)
-    else:
-        conversation = conversation_selectors.membership_for(user, conversation_id).conversation
-    try:
-        message, _ = services.send_message(
-            sender=user,
-            conversation=conversation,
-            text=data["text"],
-            client_message_id=data.get("clientMessageId") or None,
-            client_timestamp=data.get("clientTimestamp"),
-            require_membership=True,
-        )
-    except Conversation.DoesNotExist:
-        raise NotFound("No such conversation.") from None
+    if conversation_id not in member_of:
+        conversation_selectors.membership_for(user, conversation_id)
+    message, _ = services.send_message(
+        sender=user,
+        conversation=Conversation.reference(conversation_id),
+        text=data["text"],
+        client_message_id=data.get("clientMessageId") or None,
+        client_timestamp=data.get("clientTimestamp"),
+        require_membership=True,
+    )
     return MessageSerializer(message).data
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from chatproject.errors import ApiError
 from conversations.models import Conversation
@@ -63,9 +63,10 @@ def send_message(
     One transaction of three statements: take the next seq and version, insert,
     mark the sender's own message read. With `require_membership` the last of
     them is also the membership check (it updates no row for a non-member, and
-    the send is rolled back with 403), so a caller that already knows the
-    sender is a member (the socket, which keeps its conversations) spends no
-    query on it. Otherwise the caller has checked. A retry with the same
+    the send is rolled back with 403; an unknown conversation is a 404), so
+    callers (the REST API, the socket) spend no query on authorizing a send
+    and may pass `Conversation.reference(id)`. Without it (the admin, system
+    messages) the caller has decided who may send. A retry with the same
     `client_message_id` returns the first message and stores nothing: the
     unique (sender, client_message_id) constraint settles it, so the common
     case (a first send) costs no lookup.
@@ -74,7 +75,10 @@ def send_message(
     try:
         with transaction.atomic():
             now = timezone.now()
-            seq, version = advance_counters(conversation.pk, new_message=True, at=now)
+            try:
+                seq, version = advance_counters(conversation.pk, new_message=True, at=now)
+            except Conversation.DoesNotExist:
+                raise NotFound("No such conversation.") from None
             message = Message.objects.create(
                 conversation=conversation,
                 sender=sender,

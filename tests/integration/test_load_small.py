@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from bench.fanout import FanoutConfig, run_fanout
-from bench.run import NO_RATE_LIMITS
+from bench.run import BENCH_RATE_LIMITS
 from tests.integration.test_multiprocess import server_logs, start_servers
 from tests.live_server import postgres_deployment
 
@@ -20,7 +20,7 @@ SECONDS = 8
 
 async def test_small_load_is_delivered_exactly_once_in_order(tmp_path, postgres_url, redis_url):
     with postgres_deployment(tmp_path, postgres_url, redis_url) as deployment:
-        deployment.env.update(NO_RATE_LIMITS)
+        deployment.env.update(BENCH_RATE_LIMITS)
         servers = await asyncio.to_thread(start_servers, deployment, 2)
         config = FanoutConfig(
             servers=[server.url for server in servers],
