@@ -5,9 +5,10 @@ One limiter: a sliding-window counter in Django's cache. Each (scope, key)
 has a counter per fixed window of the rate's period; a hit is allowed while
 `previous window's count * the share of it still inside the sliding window +
 this window's count` stays within the limit, which smooths the burst a plain
-fixed window allows at its edges. The counter is bumped with cache.add +
-cache.incr, atomic on Redis (INCR), so every process shares one budget when
-CACHES points at Redis; with the in-memory cache each process has its own.
+fixed window allows at its edges. The counter is bumped atomically (INCR on
+Redis, in one round trip with reading the previous window), so every process
+shares one budget when CACHES points at Redis; with the in-memory cache each
+process has its own.
 
 Rates are settings (`CHAT_RATE_LIMITS`, read at call time so that tests can
 change them) like "60/min", "10/5min", "3/s"; "off" disables a scope.
@@ -28,7 +29,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from rest_framework.exceptions import Throttled
@@ -150,13 +152,9 @@ def hit(scope: str, key: str, rate: str | None = None) -> float | None:
     # The previous window is read during the next one: keep it two periods.
     timeout = math.ceil(2 * parsed.period) + 1
     try:
-        cache.add(current_key, 0, timeout)
-        try:
-            current = cache.incr(current_key)
-        except ValueError:  # expired or evicted between add and incr
-            cache.add(current_key, 1, timeout)
-            current = 1
-        previous = cache.get(cache_key(scope, key, parsed, window - 1), 0)
+        current, previous = count_hit(
+            current_key, cache_key(scope, key, parsed, window - 1), timeout
+        )
     except Exception:
         logger.warning("Rate limit %s not checked: the cache failed", scope, exc_info=True)
         return None
@@ -164,6 +162,39 @@ def hit(scope: str, key: str, rate: str | None = None) -> float | None:
         return None
     take_back(current_key)
     return wait_time(parsed, previous, current - 1, elapsed)
+
+
+def count_hit(current_key: str, previous_key: str, timeout: int) -> tuple[int, int]:
+    """Bump this window's counter (created with `timeout`) and read the
+    previous window's: (current, previous). On Redis one pipelined round trip
+    (INCR, EXPIRE NX, GET) instead of the four of cache.add, cache.incr (which
+    checks the key exists first) and cache.get: it runs on every send, on the
+    process's one sync thread. Django's Redis cache stores integers unpickled,
+    so the counters stay readable by cache.get and cache.decr."""
+    client = redis_cache_client()
+    if client is not None:
+        pipeline = client.pipeline(transaction=False)
+        pipeline.incr(cache.make_and_validate_key(current_key))
+        pipeline.expire(cache.make_and_validate_key(current_key), timeout, nx=True)
+        pipeline.get(cache.make_and_validate_key(previous_key))
+        current, _, previous = pipeline.execute()
+        return current, int(previous or 0)
+    cache.add(current_key, 0, timeout)
+    try:
+        current = cache.incr(current_key)
+    except ValueError:  # expired or evicted between add and incr
+        cache.add(current_key, 1, timeout)
+        current = 1
+    return current, cache.get(previous_key, 0)
+
+
+def redis_cache_client():
+    """The redis-py client behind Django's Redis cache, or None for another
+    cache. Django's RedisCache has no public accessor for it."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        return backend._cache.get_client(write=True)
+    return None
 
 
 def forgive(scope: str, key: str, rate: str | None = None) -> None:
