@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -45,10 +46,21 @@ SYNC_PAGE = 500
 MESSAGE_EVENTS = {"message.new", "message.updated", "message.deleted"}
 
 
+@dataclass
+class OpenedSocket:
+    versions: dict[int, int]  # the user's conversations and their last versions
+    became_online: bool
+    presence: list[dict]  # presence frames of the conversations' online members
+
+
 @database_sync_to_async
-def member_conversation_versions(user) -> dict[int, int]:
-    """The caller's conversations and their last versions (messaging/ordering.py)."""
-    return dict(user.memberships.values_list("conversation_id", "conversation__last_version"))
+def open_socket_state(user, channel_name: str) -> OpenedSocket:
+    """Everything a new socket needs from the database, in one hop to the
+    process's sync thread (each hop queues behind every other socket's
+    database work)."""
+    versions = dict(user.memberships.values_list("conversation_id", "conversation__last_version"))
+    became_online = user_services.socket_opened(user, channel_name)
+    return OpenedSocket(versions, became_online, events.online_presence_frames(list(versions)))
 
 
 @database_sync_to_async
@@ -88,27 +100,25 @@ def read_from_socket(user, data: dict) -> None:
 
 
 @database_sync_to_async
-def changes_for_socket(user, conversation_id: int, since_version: int) -> list[dict]:
+def changes_page(user, conversation_id: int, since_version: int) -> tuple[list[dict], bool]:
+    """One page (SYNC_PAGE) of the changes after `since_version`, and whether
+    there are more: a sync is sent page by page, so that a long one holds
+    neither the sync thread nor the process's memory."""
     conversation_selectors.membership_for(user, conversation_id)
-    frames, more = [], True
-    while more:
-        changed, more = selectors.changes_since(conversation_id, since_version, limit=SYNC_PAGE)
-        frames.extend(events.message_frame(events.change_type(m), m) for m in changed)
-        if changed:
-            since_version = changed[-1].version
-    return frames
+    changed, more = selectors.changes_since(conversation_id, since_version, limit=SYNC_PAGE)
+    return [events.message_frame(events.change_type(m), m) for m in changed], more
 
 
-@database_sync_to_async
-def conversation_members_online(conversation_ids: list[int]) -> list[dict]:
-    return events.online_presence_frames(conversation_ids)
+# Channel names of the sockets this process has open: what the presence
+# heartbeat keeps alive (users.services.keep_sockets_alive).
+open_channels: set[str] = set()
 
 
 @database_sync_to_async
 def keep_sockets_alive() -> list[tuple[int, Any, list[int]]]:
     return [
         (user_id, last_seen_at, list(conversation_ids_of(user_id)))
-        for user_id, last_seen_at in user_services.keep_sockets_alive()
+        for user_id, last_seen_at in user_services.keep_sockets_alive(set(open_channels))
     ]
 
 
@@ -166,6 +176,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # stays counted online until PRESENCE_TIMEOUT.
             await self.end_after_failure(exc)
         finally:
+            open_channels.discard(getattr(self, "channel_name", None))
             layer_guard.forget(self)
             if hasattr(self, "in_order"):
                 self.in_order.close()
@@ -218,27 +229,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.user = user
         self.typing_sent_at: dict[int, float] = {}
         self.typing_in: set[int] = set()
-        versions = await member_conversation_versions(user)
-        self.conversation_ids = set(versions)
+        opened = await open_socket_state(user, self.channel_name)
+        open_channels.add(self.channel_name)
+        self.conversation_ids = set(opened.versions)
         self.in_order = ordering.InOrder(
             lambda text: self.send(text_data=text),
             lambda cid, since, limit: missed_frames(user, cid, since, limit),
             events.encode,
-            versions,
+            opened.versions,
         )
-        await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
+        async with events.layer_slot():
+            await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         for conversation_id in self.conversation_ids:
             await self.join(conversation_id)
         await self.accept()
-        became_online = await database_sync_to_async(user_services.socket_opened)(
-            user, self.channel_name
-        )
         ensure_presence_keeper()
-        if became_online:
+        if opened.became_online:
             await events.publish_presence(
                 user.pk, self.conversation_ids, online=True, last_seen_at=None
             )
-        for frame in await conversation_members_online(list(self.conversation_ids)):
+        for frame in opened.presence:
             await self.send(text_data=events.encode(frame))
         layer_guard.watch(self)
         group_expiry = getattr(self.channel_layer, "group_expiry", None)
@@ -257,23 +267,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
             ]
             try:
                 for group in groups:
-                    await self.channel_layer.group_add(group, self.channel_name)
+                    async with events.layer_slot():
+                        await self.channel_layer.group_add(group, self.channel_name)
             except Exception:
                 logger.exception("Refreshing the groups of %s failed", self.channel_name)
 
     async def join(self, conversation_id: int) -> None:
         self.conversation_ids.add(conversation_id)
-        await self.channel_layer.group_add(
-            events.conversation_group(conversation_id), self.channel_name
-        )
+        async with events.layer_slot():
+            await self.channel_layer.group_add(
+                events.conversation_group(conversation_id), self.channel_name
+            )
 
     async def leave(self, conversation_id: int) -> None:
         """The user was removed from the conversation: no more of its events,
         and sends to it take the membership lookup (403)."""
         self.conversation_ids.discard(conversation_id)
-        await self.channel_layer.group_discard(
-            events.conversation_group(conversation_id), self.channel_name
-        )
+        async with events.layer_slot():
+            await self.channel_layer.group_discard(
+                events.conversation_group(conversation_id), self.channel_name
+            )
 
     async def disconnect(self, code: int) -> None:
         await self.forget_socket()
@@ -286,6 +299,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not hasattr(self, "user") or self.forgotten:
             return
         self.forgotten = True
+        open_channels.discard(self.channel_name)
         layer_guard.forget(self)
         if self.group_refresher is not None:
             # Stopped first, so that it cannot join a group left below.
@@ -294,7 +308,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         groups = [events.conversation_group(cid) for cid in self.conversation_ids]
         try:
             for group in [*groups, events.user_group(self.user.pk)]:
-                await self.channel_layer.group_discard(group, self.channel_name)
+                async with events.layer_slot():
+                    await self.channel_layer.group_discard(group, self.channel_name)
         except Exception as exc:
             logger.warning("Leaving the groups of %s failed: %s", self.channel_name, exc)
         try:
@@ -390,11 +405,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         elif frame_type == "read":
             await read_from_socket(self.user, data)
         elif frame_type == "sync":
-            for frame in await changes_for_socket(
-                self.user, data["conversationId"], data["sinceVersion"]
-            ):
-                await self.send_frame(frame)
-                self.in_order.seen(data["conversationId"], frame["version"])
+            await self.send_changes(data["conversationId"], data["sinceVersion"])
             await self.send_frame(
                 {"type": "sync.done", "conversationId": str(data["conversationId"])}
             )
@@ -425,12 +436,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             conversation_id = int(event["conversationId"])
             await self.join(conversation_id)
             await self.send(text_data=event["frame"])
-            # Anything sent before this socket joined the group went past it:
-            # replay it (a client ignores versions it already holds).
-            self.in_order.start(conversation_id)
-            for frame in await changes_for_socket(self.user, conversation_id, 0):
-                await self.send_frame(frame)
-                self.in_order.seen(conversation_id, frame["version"])
+            # Anything sent between the event and this socket joining the
+            # group went past it: replay it (a client ignores versions it
+            # holds). One page at most: joining a long-lived group is not a
+            # reason to send its history (the client pages it over REST).
+            since = json.loads(event["frame"])["conversation"].get("lastVersion") or 0
+            self.in_order.start(conversation_id, since)
+            frames, _ = await changes_page(self.user, conversation_id, since)
+            await self.send_frames(conversation_id, frames)
             return
         if event["frameType"] == "membership.removed":
             await self.leave(int(event["conversationId"]))
@@ -442,6 +455,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.in_order.event(conversation_id, event["version"], event["frame"])
             return
         await self.send(text_data=event["frame"])
+
+    async def send_changes(self, conversation_id: int, since_version: int) -> None:
+        """Every change after `since_version`, page by page."""
+        more = True
+        while more:
+            frames, more = await changes_page(self.user, conversation_id, since_version)
+            await self.send_frames(conversation_id, frames)
+            if frames:
+                since_version = frames[-1]["version"]
+
+    async def send_frames(self, conversation_id: int, frames: list[dict]) -> None:
+        for frame in frames:
+            await self.send_frame(frame)
+            self.in_order.seen(conversation_id, frame["version"])
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=events.encode(frame))

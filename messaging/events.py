@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -41,6 +42,22 @@ def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"))
 
 
+# Channel-layer calls in flight per process. redis-py's pool refuses a
+# 101st connection ("Too many connections") rather than wait: thousands of
+# sockets closing at once (each leaving its groups) or a burst of publishes
+# would fail instead of queueing.
+LAYER_CALLS = 50
+layer_slots: "WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = WeakKeyDictionary()
+
+
+def layer_slot() -> asyncio.Semaphore:
+    """The running loop's gate for channel-layer calls: `async with layer_slot():`."""
+    loop = asyncio.get_running_loop()
+    if loop not in layer_slots:
+        layer_slots[loop] = asyncio.Semaphore(LAYER_CALLS)
+    return layer_slots[loop]
+
+
 async def publish_async(groups: Iterable[str], frame: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
@@ -57,7 +74,8 @@ async def publish_async(groups: Iterable[str], frame: dict[str, Any]) -> None:
     groups = list(groups)
     for index, group in enumerate(groups):
         try:
-            await layer.group_send(group, event)
+            async with layer_slot():
+                await layer.group_send(group, event)
         except Exception as exc:
             if not (isinstance(exc, OSError) or type(exc).__module__.startswith("redis")):
                 logger.exception("Live publish of %s to %s failed", frame.get("type"), group)

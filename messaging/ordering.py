@@ -58,9 +58,9 @@ class InOrder:
         if conversation_id not in self.fillers:
             self.fillers[conversation_id] = asyncio.create_task(self.fill(conversation_id))
 
-    def start(self, conversation_id: int) -> None:
-        """A conversation joined after connecting: from its first version."""
-        self.versions.setdefault(conversation_id, 0)
+    def start(self, conversation_id: int, version: int = 0) -> None:
+        """A conversation joined after connecting: from the version after `version`."""
+        self.versions.setdefault(conversation_id, version)
 
     def seen(self, conversation_id: int, version: int) -> None:
         """The socket was sent everything up to `version` (a sync, a replay)."""

@@ -126,13 +126,23 @@ def socket_closed(user: User, channel_name: str) -> datetime | None:
         return now
 
 
-def keep_sockets_alive(server: str = SERVER_ID) -> list[tuple[int, datetime]]:
-    """Run by every server process each PRESENCE_HEARTBEAT: mark this
-    process's sockets as alive, and forget the sockets of processes that
-    stopped reporting (killed, or their host gone). Returns (user id,
-    last_seen_at) of each user that this leaves with no live socket."""
+def keep_sockets_alive(
+    open_channels: set[str], server: str = SERVER_ID
+) -> list[tuple[int, datetime]]:
+    """Run by every server process each PRESENCE_HEARTBEAT with the channel
+    names of the sockets it has open: mark those alive; forget this
+    process's other rows (a socket whose close never reached the database,
+    e.g. cut short when thousands closed at once) and the sockets of
+    processes that stopped reporting (killed, or their host gone). Returns
+    (user id, last_seen_at) of each user that this leaves with no live socket."""
     now = timezone.now()
-    SocketConnection.objects.filter(server=server).update(seen_at=now)
+    ours = SocketConnection.objects.filter(server=server)
+    orphans = sorted(set(ours.values_list("channel_name", flat=True)) - open_channels)
+    ours.update(seen_at=now)
+    for start in range(0, len(orphans), 500):  # aged past the timeout: reaped below
+        ours.filter(channel_name__in=orphans[start : start + 500]).update(
+            seen_at=now - 2 * PRESENCE_TIMEOUT
+        )
     stale = SocketConnection.objects.filter(seen_at__lt=now - PRESENCE_TIMEOUT)
     user_ids = set(stale.values_list("user_id", flat=True))
     if not user_ids:

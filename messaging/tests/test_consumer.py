@@ -15,7 +15,7 @@ from django.test import Client
 from chatproject.asgi import application
 from conftest import client_for
 from conversations.models import Conversation, Membership
-from conversations.services import create_conversation, remove_member
+from conversations.services import add_member, create_conversation, remove_member
 from messaging import consumers
 from messaging.models import Message
 from messaging.services import delete_message, edit_message, send_message
@@ -837,6 +837,26 @@ async def test_messages_sent_before_the_socket_joins_a_new_conversation_are_repl
     frame, _ = await receive_until(bob_socket, "message.new")
     assert frame["message"]["text"] == "after"
     await assert_silent(bob_socket)
+
+
+async def test_joining_a_long_lived_group_does_not_replay_its_history(sockets):
+    """Added to a group: conversation.new, then only what happens from then
+    on; the history before is the client's to page over REST."""
+    alice, bob, carol = await make_user(), await make_user(), await make_user()
+    group = await make_conversation(alice, bob, kind=Conversation.Kind.GROUP)
+    for text in ("one", "two", "three"):
+        await service_send(alice, group, text)
+    carol_socket = await open_socket(sockets, carol)
+
+    fresh = await database_sync_to_async(Conversation.objects.get)(pk=group.pk)
+    await database_sync_to_async(add_member)(fresh, carol)
+    joined = await next_frame(carol_socket)
+    assert (joined["type"], joined["conversation"]["id"]) == ("conversation.new", str(group.pk))
+    await assert_silent(carol_socket)
+
+    await service_send(alice, group, "welcome carol")
+    frame, skipped = await receive_until(carol_socket, "message.new")
+    assert (frame["message"]["text"], frame["seq"], skipped) == ("welcome carol", 4, [])
 
 
 @pytest.mark.django_db(transaction=True)

@@ -46,7 +46,7 @@ def test_heartbeat_refreshes_own_sockets_and_reaps_dead_ones(db):
     )
     SocketConnection.objects.create(user=dead_and_alive, channel_name="other!1", server="other:2")
 
-    went_offline = services.keep_sockets_alive(server="me:1")
+    went_offline = services.keep_sockets_alive({"me!1"}, server="me:1")
 
     assert [user_id for user_id, _ in went_offline] == [dead_only.pk]
     assert set(SocketConnection.objects.values_list("channel_name", flat=True)) == {
@@ -59,3 +59,17 @@ def test_heartbeat_refreshes_own_sockets_and_reaps_dead_ones(db):
     }
     dead_only.refresh_from_db()
     assert dead_only.last_seen_at == went_offline[0][1]
+
+
+def test_heartbeat_forgets_own_rows_of_sockets_that_are_no_longer_open(db):
+    """A socket whose close never reached the database (its consumer was cut
+    short) must not keep its user online while its process lives on."""
+    leaked, still_here = UserFactory(), UserFactory()
+    SocketConnection.objects.create(user=leaked, channel_name="me!gone", server="me:1")
+    SocketConnection.objects.create(user=still_here, channel_name="me!open", server="me:1")
+
+    went_offline = services.keep_sockets_alive({"me!open"}, server="me:1")
+
+    assert [user_id for user_id, _ in went_offline] == [leaked.pk]
+    assert list(SocketConnection.objects.values_list("channel_name", flat=True)) == ["me!open"]
+    assert services.online_user_ids([leaked.pk, still_here.pk]) == {still_here.pk}

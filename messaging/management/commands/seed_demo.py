@@ -4,11 +4,12 @@ with a few messages, and optionally a bulk load of N messages."""
 import itertools
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
 from tqdm import tqdm
 
 from conversations.models import Conversation
 from conversations.services import create_conversation
+from messaging.models import Message
 from messaging.services import import_messages, send_message
 from users.models import User
 
@@ -86,6 +87,12 @@ class Command(BaseCommand):
                 batch_size=batch_size,
                 on_batch=progress.update,
             )
+        if connection.vendor == "postgresql":
+            # Fresh statistics for the planner: without them (autovacuum off,
+            # or not yet run) history pages of a bulk-loaded table may be
+            # planned as a sort of every row instead of an index scan.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(Message._meta.db_table)}")
         conversation.refresh_from_db()
         self.stdout.write(
             f"Loaded {loaded} messages into 'Load test' (id={conversation.pk}); "
