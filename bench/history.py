@@ -196,7 +196,7 @@ def run(args: argparse.Namespace, server: str, conversation: str, session: KeepA
     # The current version: the newest page's, then whatever changed since
     # (an edit of an older message takes a version the newest page lacks).
     drained, _ = changes_after(session, conversation, max(m["version"] for m in newest))
-    version = max([m["version"] for m in newest + drained])
+    version = max(m["version"] for m in newest + drained)
     started = time.perf_counter()
     sent = make_changes(server, args.token, me["id"], conversation, args.changes, args.writers)
     send_seconds = time.perf_counter() - started
@@ -259,6 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changes", type=int, default=1000, help="sends to catch up on")
     parser.add_argument("--writers", type=int, default=4, help="threads making the changes")
     args = parser.parse_args(argv)
+    if args.samples < 1 or args.writers < 1 or args.changes < 0 or args.deep < 0:
+        parser.error(
+            "--samples and --writers must be at least 1; --changes and --deep not negative"
+        )
+    if not 1 <= args.page_size <= CATCH_UP_LIMIT:
+        parser.error(f"--page-size must be 1 to {CATCH_UP_LIMIT} (the API's limit)")
     server = args.server.rstrip("/")
     conversation = str(args.conversation)
     try:

@@ -14,8 +14,9 @@ One socket per user of --tokens (`user_id token` lines, bench/provision.py);
 with fewer users than sockets, users are reused round-robin (a user with
 several sockets, as with several devices). "Before" is read after a few
 sockets were opened and closed, so that the process's imports and pools are
-warm. Everything is bounded by --timeout: sockets not open by then count as
-failed.
+warm. Use a fresh process: one that held many sockets before keeps the
+memory they freed and reuses it, so a second run reads low. Everything is
+bounded by --timeout: sockets not open by then count as failed.
 """
 
 import argparse
@@ -106,6 +107,7 @@ async def warm_up(server: str, tokens: list[str]) -> None:
     """Open and close a few sockets, waiting up to WARM_UP_PATIENCE seconds
     for a process still busy (with the sockets of an earlier run closing)."""
     give_up = time.monotonic() + WARM_UP_PATIENCE
+    waiting = False
     for token in tokens:
         while True:
             try:
@@ -116,7 +118,9 @@ async def warm_up(server: str, tokens: list[str]) -> None:
                     raise BenchError(
                         f"a warm-up socket failed to open: {failure_name(exc)}"
                     ) from None
-                print(f"warm-up socket refused ({failure_name(exc)}); trying again", flush=True)
+                if not waiting:
+                    print(f"warm-up socket refused ({failure_name(exc)}); waiting", flush=True)
+                    waiting = True
                 await asyncio.sleep(SETTLE)
         await connection.close()
     await asyncio.sleep(SETTLE)
@@ -260,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sockets and --connect-concurrency must be at least 1")
     if args.timeout - args.hold - PING_TIMEOUT - CLOSE_TIMEOUT - WARM_UP_PATIENCE < MIN_OPENING:
         parser.error("--timeout is too short for --hold, the pings and the closing")
+    if not Path(f"/proc/{args.pid}").exists():
+        parser.error(f"no process {args.pid} on this machine")
     users = read_tokens(args.tokens)
     if not users:
         parser.error(f"no users in {args.tokens}")
