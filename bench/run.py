@@ -110,6 +110,15 @@ def run_benchmark(script: str, arguments: list[str], env: dict[str, str], result
     return subprocess.run(command, cwd=ROOT, env=env | {"BENCH_RESULTS": str(results)}).returncode
 
 
+def options(**values: object) -> list[str]:
+    """`--name value` arguments (underscores in names become dashes)."""
+    return [
+        part
+        for name, value in values.items()
+        for part in (f"--{name.replace('_', '-')}", str(value))
+    ]
+
+
 def start_servers(deployment: Deployment, count: int) -> list[Server]:
     with ThreadPoolExecutor(count) as pool:
         return list(pool.map(lambda _: deployment.start_server(), range(count)))
@@ -330,103 +339,68 @@ def main(argv: list[str] | None = None) -> int:
     for kind in kinds:
         deployment.server_kind = kind
         bench_env = env | {"BENCH_SERVER_KIND": kind}
+
+        def bench(script: str, *arguments: str, env: dict[str, str] = bench_env) -> None:
+            nonlocal failures
+            failures += run_benchmark(script, list(arguments), env, results_path) != 0
+
         try:
             servers = start_servers(deployment, 2)
             urls = [server.url for server in servers]
             print(f"\n=== {kind}: two processes at {', '.join(urls)} ===")
             if "fanout" in only:
-                failures += (
-                    run_benchmark(
-                        "fanout.py",
-                        [
-                            "--servers",
-                            *urls,
-                            "--pairs",
-                            str(args.pairs),
-                            "--groups",
-                            str(args.groups),
-                            "--group-size",
-                            str(args.group_size),
-                            "--rate",
-                            str(args.rate),
-                            "--duration",
-                            str(args.duration),
-                            "--sweep",
-                            "--sweep-factor",
-                            str(args.sweep_factor),
-                            "--sweep-max",
-                            str(args.sweep_max),
-                            "--tokens",
-                            str(tokens),
-                            "--chart",
-                            str(OUT / f"fanout-{kind}.png"),
-                            "--label",
-                            kind,
-                        ],
-                        bench_env,
-                        results_path,
-                    )
-                    != 0
+                bench(
+                    "fanout.py",
+                    "--servers",
+                    *urls,
+                    "--sweep",
+                    *options(
+                        pairs=args.pairs,
+                        groups=args.groups,
+                        group_size=args.group_size,
+                        rate=args.rate,
+                        duration=args.duration,
+                        sweep_factor=args.sweep_factor,
+                        sweep_max=args.sweep_max,
+                        tokens=tokens,
+                        chart=OUT / f"fanout-{kind}.png",
+                        label=kind,
+                    ),
                 )
             if "history" in only:
                 token, conversation = demo_login(servers[0])
-                failures += (
-                    run_benchmark(
-                        "history.py",
-                        [
-                            "--server",
-                            urls[0],
-                            "--conversation",
-                            str(conversation),
-                            "--token",
-                            token,
-                            "--deep",
-                            str(args.deep),
-                            "--changes",
-                            str(args.changes),
-                        ],
-                        bench_env,
-                        results_path,
-                    )
-                    != 0
+                bench(
+                    "history.py",
+                    *options(
+                        server=urls[0],
+                        conversation=conversation,
+                        token=token,
+                        deep=args.deep,
+                        changes=args.changes,
+                    ),
                 )
             if "rest" in only:
-                failures += (
-                    run_benchmark(
-                        "rest_send.py",
-                        [
-                            "--server",
-                            urls[0],
-                            "--tokens",
-                            str(rest_tokens),
-                            "--concurrency",
-                            str(args.rest_concurrency),
-                            "--duration",
-                            str(args.rest_duration),
-                        ],
-                        bench_env,
-                        results_path,
-                    )
-                    != 0
+                bench(
+                    "rest_send.py",
+                    *options(
+                        server=urls[0],
+                        tokens=rest_tokens,
+                        concurrency=args.rest_concurrency,
+                        duration=args.rest_duration,
+                    ),
                 )
             if "idle" in only:
-                failures += (
-                    run_benchmark(
-                        "idle_sockets.py",
-                        [
-                            "--server",
-                            urls[1],
-                            "--pid",
-                            str(servers[1].process.pid),
-                            "--tokens",
-                            str(tokens),
-                            "--sockets",
-                            str(args.idle_sockets),
-                        ],
-                        bench_env,
-                        results_path,
-                    )
-                    != 0
+                # A process of its own: one that served the runs above would
+                # reuse memory they freed, and read low.
+                fresh = deployment.start_server()
+                bench(
+                    "idle_sockets.py",
+                    *options(
+                        server=fresh.url,
+                        pid=fresh.process.pid,
+                        tokens=tokens,
+                        sockets=args.idle_sockets,
+                    ),
                 )
         finally:
             stop_servers(deployment)
