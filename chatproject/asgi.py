@@ -15,10 +15,9 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from messaging.events import PublishFromServingLoop  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
 from users.websocket import OriginCheckMiddleware, TokenAuthMiddleware  # noqa: E402
-
-from messaging.events import PublishFromServingLoop  # noqa: E402
 
 application = PublishFromServingLoop(
     ProtocolTypeRouter(

@@ -176,7 +176,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # Redis Sentinel (deploy/README.md "Redis Sentinel"): "host:port" of each
 # sentinel, comma-separated. When set, the layer asks them for the address of
 # the master named REDIS_SENTINEL_MASTER and follows it through a failover;
-# REDIS_URL then serves only the cache below, which cannot follow Sentinel.
+# REDIS_URL then serves only the cache below, which stays on that one address.
 REDIS_SENTINELS = env_list("REDIS_SENTINELS", [])
 REDIS_LAYER_BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
@@ -185,17 +185,15 @@ REDIS_LAYER_BACKENDS = {
 
 
 def sentinel_address(entry: str) -> tuple[str, int]:
-    """"host:port", "host" (port 26379) or "[IPv6]:port" as (host, port)."""
+    """(host, port) from "host:port", "host" (port 26379) or "[IPv6]:port"."""
+    host, _, port = entry.partition(":")
     if entry.startswith("["):
-        host, bracket, port = entry[1:].partition("]")
-        if port and not port.startswith(":"):
-            bracket = ""
-        port = port.removeprefix(":")
-    else:
-        host, bracket, port = entry.partition(":")
-        bracket = "]"
+        host, bracket, rest = entry[1:].partition("]")
+        port = rest.removeprefix(":")
+        if not bracket or (rest and not rest.startswith(":")):
+            host = ""  # "[v6" or "[v6]x"
     try:
-        if not host or not bracket:
+        if not host:
             raise ValueError(entry)
         return host, int(port or "26379")
     except ValueError:
