@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -264,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rest-duration", type=float, default=10.0)
     parser.add_argument("--idle-sockets", type=int, default=5000)
     args = parser.parse_args(argv)
+    # Stopped with SIGTERM as with Ctrl-C: the servers it started stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(only) - set(BENCHMARKS)
     if unknown:

@@ -15,17 +15,14 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from messaging.events import PublishFromServingLoop  # noqa: E402
 from messaging.routing import websocket_urlpatterns  # noqa: E402
 from users.websocket import OriginCheckMiddleware, TokenAuthMiddleware  # noqa: E402
 
-application = PublishFromServingLoop(
-    ProtocolTypeRouter(
-        {
-            "http": django_asgi_app,
-            "websocket": OriginCheckMiddleware(
-                AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
-            ),
-        }
-    )
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": OriginCheckMiddleware(
+            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
+    }
 )

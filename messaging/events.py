@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterable
-from contextvars import ContextVar
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -94,37 +93,12 @@ async def publish_async(groups: Iterable[str], frame: dict[str, Any]) -> None:
             return
 
 
-# The event loop serving the current request or socket, seen by its sync
-# code (views, services) through asgiref's context propagation.
-serving_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar(
-    "serving_loop", default=None
-)
-
-
-class PublishFromServingLoop:
-    """ASGI middleware (chatproject.asgi): lets `publish_now` hand events to
-    the loop serving the connection instead of waiting for them."""
-
-    def __init__(self, application) -> None:
-        self.application = application
-
-    async def __call__(self, scope, receive, send):
-        serving_loop.set(asyncio.get_running_loop())
-        return await self.application(scope, receive, send)
-
-
 def publish_now(groups: Iterable[str], frame: dict[str, Any]) -> None:
-    """Publish from sync code. Under a server, the group_send is handed to the
-    serving loop and not waited for: waiting held the process's one sync
-    thread (every socket's database work) for the Redis round trips while
-    the loop was busy delivering, which capped sends per process (README
-    "Performance"). Events of one process may then reach Redis out of order;
-    sockets forward them in version order anyway (messaging/ordering.py).
-    Elsewhere (management commands, tests) it waits."""
-    loop = serving_loop.get()
-    if loop is not None and loop.is_running():
-        asyncio.run_coroutine_threadsafe(publish_async(list(groups), frame), loop)
-        return
+    """Publish from sync code, waiting for the group_send. Handing it to the
+    serving loop without waiting was tried: past ~100 sends/s per process
+    the unawaited publishes piled up on the loop, reached Redis out of order,
+    and the reorder fills (messaging/ordering.py) collapsed delivery to
+    seconds (README "Performance")."""
     async_to_sync(publish_async)(list(groups), frame)
 
 
