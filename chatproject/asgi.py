@@ -5,6 +5,7 @@ an Origin not in ALLOWED_HOSTS are refused; a socket is authenticated by the
 session cookie (browsers) or an `Authorization` token header (API clients).
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -26,3 +27,10 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything loaded so far (Django, DRF, Channels, the project: hundreds of
+# thousands of objects) lives as long as the process: moved out of the cyclic
+# garbage collector's reach, a full collection stops scanning it. Those scans
+# stalled every socket of the process for 50-250 ms now and then, the tail
+# of the fan-out latency (README "Performance").
+gc.freeze()
