@@ -262,8 +262,7 @@ class Sentinel:
         for replica in replicas:
             if not isinstance(replica, dict):  # RESP2: [key, value, key, value, ...]
                 replica = dict(zip(replica[::2], replica[1::2], strict=True))
-            fields = replica
-            if fields.get("master-link-status") == "ok":
+            if replica.get("master-link-status") == "ok":
                 return True
         return False
 

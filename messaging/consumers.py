@@ -72,15 +72,15 @@ def missed_frames(user, conversation_id: int, since_version: int, limit: int) ->
 
 
 @database_sync_to_async
-def send_from_socket(user, data: dict, member_of: set[int]) -> dict:
-    """`member_of`: the socket's conversations. A send to one of them goes
+def send_from_socket(user, data: dict, *, joined: bool) -> dict:
+    """`joined`: the conversation is one of the socket's. Such a send goes
     straight to the service, which checks the membership inside its
-    transaction (no query of its own); one to any other id is answered from
-    the membership lookup (403 or 404) without taking the conversation's lock."""
+    transaction (no query of its own); any other id is answered from the
+    membership lookup (403 or 404) without taking the conversation's lock."""
     # The budget of POST /api/messages: one per user, whatever the transport.
     throttling.limit_message_send(user.pk)
     conversation_id = data["conversationId"]
-    if conversation_id not in member_of:
+    if not joined:
         conversation_selectors.membership_for(user, conversation_id)
     message, _ = services.send_message(
         sender=user,
@@ -238,8 +238,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             events.encode,
             opened.versions,
         )
-        async with events.layer_slot():
-            await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
+        await self.group_add(events.user_group(user.pk))
         for conversation_id in self.conversation_ids:
             await self.join(conversation_id)
         await self.accept()
@@ -267,26 +266,29 @@ class ChatConsumer(AsyncWebsocketConsumer):
             ]
             try:
                 for group in groups:
-                    async with events.layer_slot():
-                        await self.channel_layer.group_add(group, self.channel_name)
+                    await self.group_add(group)
             except Exception:
                 logger.exception("Refreshing the groups of %s failed", self.channel_name)
 
     async def join(self, conversation_id: int) -> None:
         self.conversation_ids.add(conversation_id)
-        async with events.layer_slot():
-            await self.channel_layer.group_add(
-                events.conversation_group(conversation_id), self.channel_name
-            )
+        await self.group_add(events.conversation_group(conversation_id))
 
     async def leave(self, conversation_id: int) -> None:
         """The user was removed from the conversation: no more of its events,
         and sends to it take the membership lookup (403)."""
         self.conversation_ids.discard(conversation_id)
+        await self.group_discard(events.conversation_group(conversation_id))
+
+    async def group_add(self, group: str) -> None:
+        """Join a channel-layer group, within the process's cap on layer
+        calls in flight (events.layer_slot)."""
         async with events.layer_slot():
-            await self.channel_layer.group_discard(
-                events.conversation_group(conversation_id), self.channel_name
-            )
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def group_discard(self, group: str) -> None:
+        async with events.layer_slot():
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
         await self.forget_socket()
@@ -308,8 +310,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         groups = [events.conversation_group(cid) for cid in self.conversation_ids]
         try:
             for group in [*groups, events.user_group(self.user.pk)]:
-                async with events.layer_slot():
-                    await self.channel_layer.group_discard(group, self.channel_name)
+                await self.group_discard(group)
         except Exception as exc:
             logger.warning("Leaving the groups of %s failed: %s", self.channel_name, exc)
         try:
@@ -389,7 +390,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def handle(self, frame_type: str, data: dict) -> None:
         if frame_type == "message.send":
-            message = await send_from_socket(self.user, data, set(self.conversation_ids))
+            message = await send_from_socket(
+                self.user, data, joined=data["conversationId"] in self.conversation_ids
+            )
             await self.send_frame(
                 {
                     "type": "message.ack",

@@ -238,8 +238,7 @@ async def replica_ready(sentinel, name: str) -> bool:
     for replica in replicas:
         if not isinstance(replica, dict):  # RESP2: [key, value, key, value, ...]
             replica = dict(zip(replica[::2], replica[1::2], strict=True))
-        fields = replica
-        fields = {str(k, "utf-8") if isinstance(k, bytes) else k: v for k, v in fields.items()}
+        fields = {str(k, "utf-8") if isinstance(k, bytes) else k: v for k, v in replica.items()}
         link = fields.get("master-link-status", fields.get("master_link_status"))
         if link in (b"ok", "ok"):
             return True
