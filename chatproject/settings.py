@@ -258,6 +258,10 @@ else:
 # (messaging/layer_guard.py): the longest a socket stays deaf after Redis
 # restarted empty, before it is closed so that its client reconnects and syncs.
 CHAT_LAYER_CHECK_SECONDS = float(os.environ.get("CHAT_LAYER_CHECK_SECONDS", "2"))
+# The longest any one channel-layer call (a publish, a group join, the
+# readiness round trip) may take: a Redis that hangs (stopped, not down) costs
+# a send or a probe at most this long, and clients catch up with sync.
+CHAT_LAYER_TIMEOUT_SECONDS = float(os.environ.get("CHAT_LAYER_TIMEOUT_SECONDS", "0.5"))
 
 # Cache (rate-limit counters) ---------------------------------------------------
 
