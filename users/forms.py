@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
 
@@ -13,10 +14,11 @@ class SignUpForm(UserCreationForm):
         labels = {"display_name": "Display name (optional)"}
 
 
-class LoginForm(AuthenticationForm):
-    """The login form under the limits of POST /api/auth/token (per address,
-    and failed attempts per username); over them the password is not checked
-    and `retry_after` says for how long (the view answers 429)."""
+class LimitedAuthenticationMixin:
+    """An authentication form under the limits of POST /api/auth/token (per
+    address, and failed attempts per username, one budget for every login
+    surface); over them the password is not checked and `retry_after` says
+    for how long (the view answers 429)."""
 
     retry_after: int | None = None
 
@@ -30,6 +32,14 @@ class LoginForm(AuthenticationForm):
         cleaned_data = super().clean()
         throttling.auth_succeeded(username)
         return cleaned_data
+
+
+class LoginForm(LimitedAuthenticationMixin, AuthenticationForm):
+    """The /accounts/login/ form."""
+
+
+class AdminLoginForm(LimitedAuthenticationMixin, AdminAuthenticationForm):
+    """The /admin/login/ form (staff only, as Django's), under the same limits."""
 
 
 class NewTokenForm(forms.Form):

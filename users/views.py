@@ -44,11 +44,17 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_invalid(self, form: LoginForm) -> HttpResponse:
-        response = super().form_invalid(form)
-        if form.retry_after is not None:
-            response.status_code = 429
-            response["Retry-After"] = str(form.retry_after)
-        return response
+        return throttled_login_answer(super().form_invalid(form), form)
+
+
+def throttled_login_answer(response: HttpResponse, form: object) -> HttpResponse:
+    """A login page's answer: 429 with Retry-After when `form` (a
+    LimitedAuthenticationMixin form) was refused for being over the limits."""
+    retry_after = getattr(form, "retry_after", None)
+    if retry_after is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @never_cache
