@@ -84,7 +84,8 @@ class ConversationViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="The direct conversation between two users",
         description="The caller must be one of the two users (403 otherwise); "
-        "404 if they have none.",
+        "404 if they have none, or the caller was removed from it (creating it again "
+        "re-adds them).",
         responses={200: MemberConversationSerializer, **error_responses(401, 403, 404)},
     )
     def find(self, request: Request, firstUserId: int, secondUserId: int) -> Response:

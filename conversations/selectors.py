@@ -71,8 +71,11 @@ def membership_for(user: User, conversation_id: int) -> Membership:
 def direct_conversation_between(
     user: User, first_user_id: int, second_user_id: int
 ) -> Conversation:
+    """The pair's direct conversation, 404 unless `user` is a member of it
+    (one removed from it has no direct conversation with the other until
+    they start it again)."""
     key = Conversation.direct_key_for(first_user_id, second_user_id)
-    conversation = base_queryset().filter(direct_key=key).first()
+    conversation = base_queryset().filter(direct_key=key, memberships__user=user).first()
     if conversation is None:
         raise NotFound("These users have no direct conversation.")
     return with_details([conversation], user)[0]

@@ -113,7 +113,23 @@ def find_or_create_direct(
         raise ValidationError(
             {"workspace": ["These users' direct conversation is in another workspace."]}
         )
+    restore_direct_members(existing, members)
     return existing, False
+
+
+def restore_direct_members(conversation: Conversation, members: list[int]) -> None:
+    """A direct conversation that lost a member (removed in the admin) keeps
+    its pair key and history: starting it again re-adds whoever of the pair is
+    missing (their sockets get `conversation.new`), with the role they were
+    created with. Two concurrent re-adds meet at the one-membership constraint."""
+    present = set(conversation.memberships.values_list("user_id", flat=True))
+    for user in User.objects.filter(pk__in=set(members) - present):
+        owner = user.pk == conversation.created_by_id
+        role = Membership.Role.OWNER if owner else Membership.Role.MEMBER
+        try:
+            add_member(conversation, user, role)
+        except IntegrityError:
+            continue
 
 
 @transaction.atomic
