@@ -8,12 +8,12 @@ from typing import Any
 
 from django.conf import settings
 from rest_framework import permissions
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chatproject.errors import ApiError, api_exception_handler, error_body
+from chatproject.parsers import JSONParser
 from messaging import selectors
 from messaging.models import Message
 from users.models import User
