@@ -217,10 +217,7 @@ async def run(args: argparse.Namespace) -> None:
         raise CheckFailed("/healthz did not say ok")
     step("/healthz 200")
     ready = client.json("GET", "/readyz", (200, 503))
-    details = ", ".join(
-        f"{c['name']} {'ok' if c['ok'] else 'FAILING'} ({c['detail']}, {c['milliseconds']} ms)"
-        for c in ready["checks"]
-    )
+    details = ", ".join(f"{c['name']} {'ok' if c['ok'] else 'FAILING'}" for c in ready["checks"])
     if ready["status"] != "ok":
         raise CheckFailed(f"/readyz 503: {details}")
     step(f"/readyz 200: {details}")
@@ -264,7 +261,7 @@ def main() -> int:
     parser.add_argument("--sockets", type=int, default=4, help="WebSockets to open (default 4)")
     parser.add_argument("--timeout", type=float, default=10, help="seconds to wait for delivery")
     parser.add_argument("--cafile", help="CA certificate to trust (a self-signed test setup)")
-    parser.add_argument("--staff-user", help="a staff account: also read /admin/status/")
+    parser.add_argument("--staff-user", help="a superuser: also read /admin/status/")
     parser.add_argument(
         "--expect-processes",
         type=int,

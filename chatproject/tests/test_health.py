@@ -12,9 +12,10 @@ def test_healthz_needs_nothing(client):
 def test_readyz_checks_database_and_a_channel_layer_round_trip(db, client):
     response = client.get("/readyz")
     assert response.status_code == 200
-    checks = {check["name"]: check for check in response.json()["checks"]}
-    assert checks["database"]["ok"] and checks["channel layer"]["ok"]
-    assert checks["channel layer"]["detail"] == "InMemoryChannelLayer"
+    assert response.json() == {
+        "status": "ok",
+        "checks": [{"name": "database", "ok": True}, {"name": "channel layer", "ok": True}],
+    }
 
 
 def test_readyz_is_503_when_the_database_fails(db, client, monkeypatch):
@@ -24,8 +25,11 @@ def test_readyz_is_503_when_the_database_fails(db, client, monkeypatch):
     monkeypatch.setattr(health, "probe_database", refuse)
     response = client.get("/readyz")
     assert response.status_code == 503
-    database = next(c for c in response.json()["checks"] if c["name"] == "database")
-    assert database["ok"] is False and "connection refused" in database["detail"]
+    assert response.json()["checks"] == [
+        {"name": "database", "ok": False},
+        {"name": "channel layer", "ok": True},
+    ]
+    assert "connection refused" not in response.content.decode()  # on the status page only
 
 
 def test_status_page_is_for_staff_only(db, client):
@@ -39,7 +43,7 @@ def test_status_page_shows_layer_checks_sockets_and_warns_on_many_in_memory_proc
     SocketConnection.objects.create(user=user, channel_name="a!1", server="host:100")
     SocketConnection.objects.create(user=user, channel_name="a!2", server="host:100")
     SocketConnection.objects.create(user=user, channel_name="b!1", server="host:200")
-    client.force_login(UserFactory(is_staff=True))
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
     page = client.get("/admin/status/").content.decode()
     assert "channels.layers.InMemoryChannelLayer" in page
     assert "host:100</code></td><td>2" in page and "host:200</code></td><td>1" in page
@@ -50,6 +54,6 @@ def test_status_page_shows_layer_checks_sockets_and_warns_on_many_in_memory_proc
 
 def test_status_page_does_not_warn_for_one_process(db, client):
     SocketConnection.objects.create(user=UserFactory(), channel_name="a!1", server="host:100")
-    client.force_login(UserFactory(is_staff=True))
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
     page = client.get("/admin/status/").content.decode()
     assert "sockets are open on" not in page
