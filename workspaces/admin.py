@@ -1,5 +1,7 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
 from workspaces import services
 from workspaces.models import ApiKey, Workspace
@@ -40,7 +42,8 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    """Keys are created here (the secret is shown once, in a message) and
+    """Keys are created here (the secret is shown once, in the page that
+    answers the add form) and
     revoked with the action; secrets are never shown again (only hashes are stored)."""
 
     list_display = [
@@ -83,12 +86,22 @@ class ApiKeyAdmin(admin.ModelAdmin):
         )
         obj.pk = api_key.pk
         obj.key_id, obj.secret_prefix = api_key.key_id, api_key.secret_prefix
-        self.message_user(
-            request,
-            f"API key id: {api_key.key_id}  secret: {secret}  "
-            "(copy the secret now: it is not shown again).",
-            messages.WARNING,
-        )
+        obj.new_secret = secret  # for response_add, this request only
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue=None):
+        """The new secret in this response's body only: not in a message
+        (Django's messages cookie is signed, not encrypted), not in a
+        redirect, never cached."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "API key created",
+            "opts": self.opts,
+            "api_key": obj,
+            "secret": obj.new_secret,
+        }
+        response = TemplateResponse(request, "admin/workspaces/apikey/created.html", context)
+        add_never_cache_headers(response)
+        return response
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         # Revoked, not deleted: the key and its last use stay on record.
