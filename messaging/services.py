@@ -89,11 +89,13 @@ def send_message(
                 client_message_id=client_message_id or None,
                 client_timestamp=client_timestamp,
             )
+            # Announced before the read mark, so the `read` a reply may cause
+            # follows the message it points at.
+            events.publish_message_created(message)
             if sender is not None:
                 is_member = mark_sender_read(conversation.pk, sender.pk, seq)
                 if require_membership and not is_member:
                     raise PermissionDenied("You are not a member of this conversation.")
-            events.publish_message_created(message)
     except IntegrityError:
         if not client_message_id or sender is None:
             raise
