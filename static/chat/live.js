@@ -1,5 +1,8 @@
 // The page's one socket to /ws/chat/: reconnects with backoff and shows its
-// state. Pages pass onFrame (every server frame) and onOpen (resync hook).
+// state. Pages pass onFrame (every server frame) and onOpen, the resync hook:
+// it runs each time the socket (re)opens and when the page is shown again
+// from the back/forward cache (Chromium closes a cached page's sockets, so
+// that usually means a reconnect too; whatever happened meanwhile was missed).
 
 const MAX_BACKOFF_MS = 10000;
 
@@ -11,6 +14,7 @@ export function connectLive({ onFrame, onOpen, statusElement }) {
   let socket = null;
   let attempt = 0;
   let stopped = false;
+  let retryTimer = null;
   const outbox = [];
 
   function showState(state, text) {
@@ -20,16 +24,18 @@ export function connectLive({ onFrame, onOpen, statusElement }) {
   }
 
   function open() {
+    clearTimeout(retryTimer);
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/ws/chat/`);
+    const current = new WebSocket(`${scheme}://${location.host}/ws/chat/`);
+    socket = current;
     showState("connecting", attempt ? "Reconnecting…" : "Connecting…");
-    socket.addEventListener("open", () => {
+    current.addEventListener("open", () => {
       attempt = 0;
       showState("online", "Connected");
       if (onOpen) onOpen();
       while (outbox.length && socket.readyState === WebSocket.OPEN) socket.send(outbox.shift());
     });
-    socket.addEventListener("message", (event) => {
+    current.addEventListener("message", (event) => {
       let frame;
       try {
         frame = JSON.parse(event.data);
@@ -38,8 +44,9 @@ export function connectLive({ onFrame, onOpen, statusElement }) {
       }
       onFrame(frame);
     });
-    socket.addEventListener("close", (event) => {
-      if (stopped) return;
+    current.addEventListener("close", (event) => {
+      // A socket already replaced (the page reopened one on `pageshow`) is history.
+      if (stopped || current !== socket) return;
       if (event.code === 4401) {
         showState("offline", "Signed out: reload to log in again");
         return;
@@ -47,9 +54,19 @@ export function connectLive({ onFrame, onOpen, statusElement }) {
       attempt += 1;
       const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (attempt - 1)) * (0.75 + Math.random() / 2);
       showState("offline", `Disconnected, retrying in ${Math.ceil(delay / 1000)} s…`);
-      setTimeout(open, delay);
+      retryTimer = setTimeout(open, delay);
     });
   }
+
+  window.addEventListener("pageshow", (event) => {
+    if (!event.persisted || stopped) return;
+    if (socket.readyState === WebSocket.OPEN) {
+      if (onOpen) onOpen();
+    } else if (socket.readyState !== WebSocket.CONNECTING) {
+      attempt = 0;
+      open();
+    }
+  });
 
   open();
   return {

@@ -36,6 +36,8 @@ DESKTOP = {"width": 1000, "height": 700}
 PHONE = {"width": 375, "height": 667}
 PASSWORD = "Quiet-river-2718"
 WEBSOCKET_FAILED = re.compile(r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/ws/chat/' failed")
+# Chromium closes a page's sockets when the page enters the back/forward cache.
+WEBSOCKET_CACHED = re.compile(r"WebSocket connection to .* failed: Page entered Back-Forward Cache")
 # The README's screenshots are refreshed with CHAT_UPDATE_SCREENSHOTS=1; an
 # ordinary run writes them to test-results/ and leaves the tree unchanged.
 SCREENSHOTS = ROOT / (
@@ -191,6 +193,18 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def bfcache_browser(browser: Browser) -> Iterator[Browser]:
+    """A Chromium with its back/forward cache on (Playwright turns it off by default)."""
+    browser = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=LAUNCH_ARGS,
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
+    yield browser
+    browser.close()
+
+
 @pytest.fixture
 def browser_log() -> BrowserLog:
     return BrowserLog()
@@ -205,9 +219,9 @@ def sign_up(
     the test fails on any unexpected console error, page error or dialog."""
     contexts: list[BrowserContext] = []
 
-    def make(name: str, viewport: dict = DESKTOP) -> Person:
+    def make(name: str, viewport: dict = DESKTOP, in_browser: Browser | None = None) -> Person:
         username = f"{name.split()[0].lower()}{next(_serial)}{uuid.uuid4().hex[:4]}"
-        context = browser.new_context(base_url=live.url, viewport=viewport)
+        context = (in_browser or browser).new_context(base_url=live.url, viewport=viewport)
         contexts.append(context)
         context.set_default_timeout(TIMEOUT)
         page = context.new_page()
@@ -560,3 +574,70 @@ def test_reconnects_after_server_restart_and_catches_up(pair, live: Live, browse
     ben.send("back online")
     wait_for_message(ann.page, "back online", timeout=1000)
     assert count_text(ann.page, "back online") == 1
+
+
+def api_token(live: Live, person: Person) -> str:
+    body = {"username": person.username, "password": PASSWORD}
+    return live.api("POST", "/api/auth/token", body)["token"]
+
+
+def post_message(live: Live, token: str, sender: Person, path: str, text: str) -> None:
+    """`sender` posts `text` over REST (no browser involved)."""
+    body = {"conversationId": conversation_id(path), "sender": sender.id, "text": text}
+    live.api("POST", "/api/messages", body, token=token)
+
+
+def conversation_row(page: Page, path: str):
+    return page.locator(f'li.conversation-row[data-conversation-id="{conversation_id(path)}"]')
+
+
+def test_inbox_resyncs_when_shown_again_from_the_back_forward_cache(
+    sign_up, live: Live, bfcache_browser: Browser, browser_log: BrowserLog
+):
+    browser_log.allowed.append(WEBSOCKET_CACHED)
+    ann, cy = sign_up("Ann Able"), sign_up("Cy Cole")
+    ben = sign_up("Ben Baker", in_browser=bfcache_browser)
+    with_ann = start_conversation(ben, ann)
+    with_cy = start_conversation(cy, ben)
+    ben.open("/")
+    ben.page.evaluate("window.__inboxDocument = true")
+    conversation_row(ben.page, with_ann).locator("a").click()
+    ben.page.wait_for_url(f"**{with_ann}")
+    expect(ben.page.locator("#connection")).to_have_attribute("data-state", "online")
+
+    post_message(live, api_token(live, cy), cy, with_cy, "posted while Ben was away")
+    ben.page.go_back(wait_until="commit")  # a page from the cache fires no `load`
+    ben.page.wait_for_url(re.compile(r"^http://[^/]+/$"), wait_until="commit")
+    # The inbox came back from the back/forward cache (the same document)...
+    assert ben.page.evaluate("window.__inboxDocument") is True
+    # ...and caught up: the new preview, the unread badge, on top.
+    row = conversation_row(ben.page, with_cy)
+    expect(row.locator(".last-message")).to_have_text("posted while Ben was away")
+    expect(unread_badge(ben.page, with_cy)).to_have_attribute("data-count", "1")
+    expect(unread_badge(ben.page, with_cy)).to_be_visible()
+    expect(ben.page.locator("li.conversation-row").first).to_have_attribute(
+        "data-conversation-id", conversation_id(with_cy)
+    )
+
+
+def test_inbox_catches_up_after_server_restart(sign_up, live: Live, browser_log: BrowserLog):
+    ann, ben = sign_up("Ann Able"), sign_up("Ben Baker")
+    path = start_conversation(ann, ben)
+    token = api_token(live, ann)
+    ben.open("/")
+    ben.page.wait_for_load_state("networkidle")  # its first resync is done
+    browser_log.allowed.append(WEBSOCKET_FAILED)
+
+    live.server.kill()
+    expect(ben.page.locator("#connection")).to_have_attribute("data-state", "offline")
+    ben.context.set_offline(True)  # so that only a resync can bring the message
+    live.server = live.deployment.restart_server(live.server)
+    post_message(live, token, ann, path, "sent while the inbox was disconnected")
+    ben.context.set_offline(False)
+    expect(ben.page.locator("#connection")).to_have_attribute(
+        "data-state", "online", timeout=RECONNECT_TIMEOUT
+    )
+    row = conversation_row(ben.page, path)
+    expect(row.locator(".last-message")).to_have_text("sent while the inbox was disconnected")
+    expect(unread_badge(ben.page, path)).to_have_attribute("data-count", "1")
+    expect(unread_badge(ben.page, path)).to_be_visible()
