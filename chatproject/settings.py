@@ -403,6 +403,8 @@ CHAT_RATE_LIMITS = {
     "auth.username": os.environ.get("CHAT_RATE_AUTH_USERNAME", "10/min"),
     # Frames per socket, of every type.
     "socket.frames": os.environ.get("CHAT_RATE_SOCKET_FRAMES", "600/min"),
+    # Conversations started per user (REST and the page), found direct ones included.
+    "conversation.create": os.environ.get("CHAT_RATE_CONVERSATION_CREATE", "20/min"),
 }
 # Reverse proxies in front of the server that append to X-Forwarded-For; 0
 # (the default) trusts only REMOTE_ADDR.

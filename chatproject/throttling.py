@@ -270,6 +270,12 @@ def limit_message_send(user_id: int) -> None:
     enforce("message.send", str(user_id), "Too many messages sent.")
 
 
+def limit_conversation_create(user_id: int) -> None:
+    """One budget per user for starting conversations, over REST and the page
+    (each create pushes `conversation.new` to every member's sockets)."""
+    enforce("conversation.create", str(user_id), "Too many conversations started.")
+
+
 def normalize_username(username: object) -> str:
     """Usernames as the limiter keys them: NFKC, case-folded, so that variants
     of one name share its budget."""

@@ -4,6 +4,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chatproject import throttling
 from chatproject.openapi import error_responses
 from conversations import selectors, services
 from conversations.serializers import (
@@ -27,12 +28,13 @@ class ConversationViewSet(viewsets.ViewSet):
         '`{"users": [{"senderId": "1"}, {"receiverId": "2"}]}`, or '
         '`{"senderId": "1", "receiverId": "2"}`. The caller is always a member and a '
         "`senderId` must be the caller. Two users make a direct conversation, unique per pair: "
-        "201 when created, 200 when it already existed. More users make a group (201).",
+        "201 when created, 200 when it already existed. More users make a group (201). "
+        "Creates are limited per user (429 `throttled` with `Retry-After`).",
         request=CreateConversationSerializer,
         responses={
             201: MemberConversationSerializer,
             200: OpenApiResponse(MemberConversationSerializer, "The existing direct conversation"),
-            **error_responses(400, 401, 403),
+            **error_responses(400, 401, 403, 429),
         },
     )
     def create(self, request: Request) -> Response:
@@ -41,6 +43,7 @@ class ConversationViewSet(viewsets.ViewSet):
         data = serializer.validated_data
         if any(sender_id != request.user.pk for sender_id in data["sender_ids"]):
             raise PermissionDenied("senderId must be your own user id.")
+        throttling.limit_conversation_create(request.user.pk)
         conversation, created = services.create_conversation(
             creator=request.user,
             member_ids=data["member_ids"],

@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from chatproject import throttling
 from conversations import selectors, services
 from conversations.forms import NewConversationForm
 from conversations.serializers import MemberConversationSerializer
@@ -28,6 +29,14 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def new_conversation(request: HttpRequest) -> HttpResponse:
     form = NewConversationForm(request.POST or None, me=request.user)
     if request.method == "POST" and form.is_valid():
+        try:
+            throttling.limit_conversation_create(request.user.pk)
+        except throttling.RateLimited as exc:
+            # The form again with the refusal, as the login page answers it.
+            form.add_error(None, str(exc.detail))
+            response = render(request, "chat/new_conversation.html", {"form": form}, status=429)
+            response["Retry-After"] = str(exc.wait)
+            return response
         conversation, _ = services.create_conversation(
             creator=request.user,
             member_ids=[user.pk for user in form.cleaned_data["users"]],

@@ -120,6 +120,7 @@ def test_defaults_and_environment_variables():
         "auth.ip": "20/min",
         "auth.username": "10/min",
         "socket.frames": "600/min",
+        "conversation.create": "20/min",
     }
     assert cache["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
     assert proxies == 0
@@ -129,6 +130,7 @@ def test_defaults_and_environment_variables():
         CHAT_RATE_AUTH_IP="7/h",
         CHAT_RATE_AUTH_USERNAME="off",
         CHAT_RATE_SOCKET_FRAMES="9/min",
+        CHAT_RATE_CONVERSATION_CREATE="4/h",
         CHAT_TRUSTED_PROXIES="2",
         REDIS_URL="redis://127.0.0.1:6379/3",
         CHANNEL_LAYER_PREFIX="blue",
@@ -138,6 +140,7 @@ def test_defaults_and_environment_variables():
         "auth.ip": "7/h",
         "auth.username": "off",
         "socket.frames": "9/min",
+        "conversation.create": "4/h",
     }
     assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert cache["LOCATION"] == "redis://127.0.0.1:6379/3"

@@ -54,6 +54,7 @@ NO_RATE_LIMITS = {
     "CHAT_RATE_AUTH_IP": "off",
     "CHAT_RATE_AUTH_USERNAME": "off",
     "CHAT_RATE_SOCKET_FRAMES": "off",
+    "CHAT_RATE_CONVERSATION_CREATE": "off",
 }
 # The close code that tells a client to reconnect and sync (messaging/consumers.py,
 # messaging/layer_guard.py).

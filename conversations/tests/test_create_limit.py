@@ -1,0 +1,51 @@
+"""Creating conversations is limited per user ("conversation.create"), over
+REST and the new-conversation page together."""
+
+import pytest
+
+from conversations.models import Conversation
+from tests.api_helpers import assert_error
+from tests.throttle_helpers import set_rates
+
+pytestmark = pytest.mark.django_db
+
+
+def create_group(client, *members) -> object:
+    body = {"users": [str(member.pk) for member in members], "kind": "group"}
+    return client.post("/api/conversations", body, format="json")
+
+
+def test_group_creates_over_the_limit_are_429_with_retry_after(
+    settings, user_client, other_user, outsider
+):
+    set_rates(settings, {"conversation.create": "3/min"})
+    answers = [create_group(user_client, other_user, outsider) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [201, 201, 201]
+
+    refused = create_group(user_client, other_user, outsider)
+
+    error = assert_error(refused, 429, "throttled")
+    assert int(refused["Retry-After"]) == error["details"]["retryAfterSeconds"] >= 1
+    assert Conversation.objects.count() == 3
+
+
+def test_the_limit_is_per_user(settings, user_client, other_client, user, other_user, outsider):
+    set_rates(settings, {"conversation.create": "1/min"})
+    assert create_group(user_client, other_user, outsider).status_code == 201
+    assert create_group(other_client, user, outsider).status_code == 201
+    assert_error(create_group(user_client, other_user, outsider), 429, "throttled")
+
+
+def test_the_page_shares_the_budget_and_shows_the_refusal(
+    settings, client, user, user_client, other_user, outsider
+):
+    set_rates(settings, {"conversation.create": "1/min"})
+    assert create_group(user_client, other_user, outsider).status_code == 201
+    client.force_login(user)
+
+    page = client.post("/conversations/new/", {"users": [other_user.pk, outsider.pk]})
+
+    assert page.status_code == 429
+    assert int(page["Retry-After"]) >= 1
+    assert "Too many conversations started" in page.content.decode()
+    assert Conversation.objects.count() == 1
