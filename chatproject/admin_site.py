@@ -5,7 +5,7 @@ from django.contrib.admin import AdminSite
 from django.http import HttpRequest, HttpResponse
 
 from users.forms import AdminLoginForm
-from users.views import throttled_login_answer
+from users.views import LogoutView, throttled_login_answer
 
 
 class ChatAdminSite(AdminSite):
@@ -16,3 +16,7 @@ class ChatAdminSite(AdminSite):
         # A refused form comes back as an unrendered TemplateResponse.
         context = getattr(response, "context_data", None) or {}
         return throttled_login_answer(response, context.get("form"))
+
+    def logout(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """As /accounts/logout/: the sockets of the session close."""
+        return LogoutView.as_view(next_page=f"{self.name}:login")(request)

@@ -383,6 +383,8 @@ CHAT_HISTORY_DEFAULT_LIMIT = 50
 CHAT_HISTORY_MAX_LIMIT = 200
 CHAT_GROUP_MAX_MEMBERS = int(os.environ.get("CHAT_GROUP_MAX_MEMBERS", "500"))
 CHAT_WS_MAX_FRAME_BYTES = 64 * 1024
+# Open sockets per user, over every process: one more is closed with 4409.
+CHAT_WS_MAX_SOCKETS = int(os.environ.get("CHAT_WS_MAX_SOCKETS", "20"))
 CHAT_TYPING_INTERVAL = 2.0
 # How long a `typing` active frame counts (messaging/typing_state.py): the web
 # client repeats it every 3 s and shows a typist for 6 s after the last one.

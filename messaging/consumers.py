@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,8 @@ from django.conf import settings
 from django.db import DatabaseError
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 
-from chatproject import throttling
+from chatproject import bus, throttling
+from chatproject.concurrency import LoopGate
 from chatproject.errors import flatten_message, translate_exception
 from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
@@ -29,10 +31,16 @@ from messaging import events, layer_guard, ordering, selectors, services
 from messaging.frames import CLIENT_FRAMES
 from messaging.serializers import MessageSerializer
 from users import services as user_services
+from users.credentials import CLOSE_CREDENTIAL_REVOKED, REVOKED, SocketCredential
+from users.credentials import credential_for_scope as socket_credential
 
 logger = logging.getLogger("messaging.consumers")
 
-CLOSE_UNAUTHENTICATED = 4401
+# No credential, or the one the socket was opened with was revoked, logged
+# out, changed or deactivated (users.credentials): sign in again.
+CLOSE_UNAUTHENTICATED = CLOSE_CREDENTIAL_REVOKED
+# The user has CHAT_WS_MAX_SOCKETS_PER_USER sockets open already.
+CLOSE_TOO_MANY_SOCKETS = 4409
 # Close codes are 4000 + the HTTP status: daphne (autobahn) refuses to send
 # any code but 1000 and 3000-4999 (1009 raised, and the socket stayed open).
 CLOSE_FRAME_TOO_LARGE = 4413
@@ -42,41 +50,64 @@ CLOSE_UNAVAILABLE = layer_guard.CLOSE_UNAVAILABLE
 # Sent as many frames again over the rate after being told to wait (README
 # "Limits and throttling"): 4000 + the HTTP status, as 4401.
 CLOSE_TOO_MANY_FRAMES = 4429
-SYNC_PAGE = 500
+SYNC_PAGE = 200
 MESSAGE_EVENTS = {"message.new", "message.updated", "message.deleted"}
+
+
+class CredentialGone(Exception):
+    """The socket's credential no longer holds: it closes with 4401."""
+
+
+def require_credential(credential: SocketCredential) -> None:
+    """Every frame's database hop starts here: no frame is served once the
+    credential is gone, even before its `credential.revoked` event arrives."""
+    if not credential.is_valid():
+        raise CredentialGone
 
 
 @dataclass
 class OpenedSocket:
+    credential: SocketCredential
     versions: dict[int, int]  # the user's conversations and their last versions
     became_online: bool
     presence: list[dict]  # presence frames of the conversations' online members
+    refused: bool = False  # over the user's cap on open sockets
 
 
 @database_sync_to_async
-def open_socket_state(user, channel_name: str) -> OpenedSocket:
+def open_socket_state(scope, channel_name: str) -> OpenedSocket:
     """Everything a new socket needs from the database, in one hop to the
     process's sync thread (each hop queues behind every other socket's
     database work)."""
+    user = scope["user"]
+    credential = socket_credential(scope)
+    if user_services.live_sockets().filter(user=user).count() >= settings.CHAT_WS_MAX_SOCKETS:
+        return OpenedSocket(credential, {}, False, [], refused=True)
     versions = dict(user.memberships.values_list("conversation_id", "conversation__last_version"))
     became_online = user_services.socket_opened(user, channel_name)
-    return OpenedSocket(versions, became_online, events.online_presence_frames(list(versions)))
+    return OpenedSocket(
+        credential, versions, became_online, events.online_presence_frames(list(versions))
+    )
 
 
 @database_sync_to_async
-def missed_frames(user, conversation_id: int, since_version: int, limit: int) -> list[dict]:
+def missed_frames(
+    user, credential: SocketCredential, conversation_id: int, since_version: int, limit: int
+) -> list[dict]:
     """Message frames after `since_version`, from the database (ordering.InOrder)."""
+    require_credential(credential)
     conversation_selectors.membership_for(user, conversation_id)
     changed, _ = selectors.changes_since(conversation_id, since_version, limit=limit)
     return [events.message_frame(events.change_type(m), m) for m in changed]
 
 
 @database_sync_to_async
-def send_from_socket(user, data: dict, *, joined: bool) -> dict:
+def send_from_socket(user, credential: SocketCredential, data: dict, *, joined: bool) -> dict:
     """`joined`: the conversation is one of the socket's. Such a send goes
     straight to the service, which checks the membership inside its
     transaction (no query of its own); any other id is answered from the
     membership lookup (403 or 404) without taking the conversation's lock."""
+    require_credential(credential)
     # The budget of POST /api/messages: one per user, whatever the transport.
     throttling.limit_message_send(user.pk)
     conversation_id = data["conversationId"]
@@ -94,16 +125,23 @@ def send_from_socket(user, data: dict, *, joined: bool) -> dict:
 
 
 @database_sync_to_async
-def read_from_socket(user, data: dict) -> None:
+def read_from_socket(user, credential: SocketCredential, data: dict) -> None:
+    require_credential(credential)
     membership = conversation_selectors.membership_for(user, data["conversationId"])
     conversation_services.mark_read(membership=membership, seq=data["seq"])
 
 
+database_check_credential = database_sync_to_async(require_credential)
+
+
 @database_sync_to_async
-def changes_page(user, conversation_id: int, since_version: int) -> tuple[list[dict], bool]:
+def changes_page(
+    user, credential: SocketCredential, conversation_id: int, since_version: int
+) -> tuple[list[dict], bool]:
     """One page (SYNC_PAGE) of the changes after `since_version`, and whether
     there are more: a sync is sent page by page, so that a long one holds
     neither the sync thread nor the process's memory."""
+    require_credential(credential)
     conversation_selectors.membership_for(user, conversation_id)
     changed, more = selectors.changes_since(conversation_id, since_version, limit=SYNC_PAGE)
     return [events.message_frame(events.change_type(m), m) for m in changed], more
@@ -155,16 +193,39 @@ def ensure_presence_keeper() -> None:
         presence_keeper = loop.create_task(keep_presence())
 
 
+def parsed_frame(raw: str | bytes) -> Any:
+    """The decoded frame, or None when it is not JSON (or nested too deep to
+    decode: RecursionError, which must not end the socket)."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
 def infrastructure_failure(exc: BaseException) -> bool:
     """The database or the channel layer's Redis failing, not a bug here."""
     module = type(exc).__module__
     return isinstance(exc, (DatabaseError, OSError)) or module.startswith("redis")
 
 
+# Sync pages read from the database at once per process: a client asking
+# for a long history takes turns with everyone else's requests on the
+# process's one sync thread instead of queueing page after page ahead of them.
+sync_reads = LoopGate(1)
+
+
+class SyncInProgress(APIException):
+    status_code = 409
+    default_code = "sync_in_progress"
+    default_detail = "A sync is in flight on this socket: send the next after its sync.done."
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
     group_refresher: asyncio.Task | None = None
+    sync_task: asyncio.Task | None = None
     accepted = False
     forgotten = False
+    credential_gone = False
 
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -183,6 +244,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # However the consumer ends, its channel must not stay in groups.
             if self.group_refresher is not None:
                 self.group_refresher.cancel()
+            if self.sync_task is not None:
+                self.sync_task.cancel()
 
     async def end_after_failure(self, exc: Exception) -> None:
         await self.forget_socket()
@@ -226,15 +289,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        opened = await open_socket_state(self.scope, self.channel_name)
+        if opened.refused:
+            await self.accept()
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
         self.user = user
+        self.credential = opened.credential
         self.typing_sent_at: dict[int, float] = {}
         self.typing_in: set[int] = set()
-        opened = await open_socket_state(user, self.channel_name)
         open_channels.add(self.channel_name)
         self.conversation_ids = set(opened.versions)
         self.in_order = ordering.InOrder(
             lambda text: self.send(text_data=text),
-            lambda cid, since, limit: missed_frames(user, cid, since, limit),
+            lambda cid, since, limit: missed_frames(user, self.credential, cid, since, limit),
             events.encode,
             opened.versions,
         )
@@ -281,14 +349,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.group_discard(events.conversation_group(conversation_id))
 
     async def group_add(self, group: str) -> None:
-        """Join a channel-layer group, within the process's cap on layer
-        calls in flight (events.layer_slot)."""
-        async with events.layer_slot():
-            await self.channel_layer.group_add(group, self.channel_name)
+        """Join a channel-layer group (through the bus: capped and timed)."""
+        await bus.group_add(group, self.channel_name)
 
     async def group_discard(self, group: str) -> None:
-        async with events.layer_slot():
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await bus.group_discard(group, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
         await self.forget_socket()
@@ -303,6 +368,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.forgotten = True
         open_channels.discard(self.channel_name)
         layer_guard.forget(self)
+        if self.sync_task is not None:
+            self.sync_task.cancel()
         if self.group_refresher is not None:
             # Stopped first, so that it cannot join a group left below.
             self.group_refresher.cancel()
@@ -339,15 +406,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
             await self.close(code=CLOSE_FRAME_TOO_LARGE)
             return
-        if self.closed_for_abuse:
+        if self.closed_for_abuse or self.credential_gone:
             return
         wait = self.frame_limiter.hit()
         if wait is not None:
             await self.refuse_frame(raw, wait)
             return
-        try:
-            frame = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        frame = parsed_frame(raw)
+        if frame is None:
             await self.send_error("bad_json", "The frame is not valid JSON.")
             return
         if not isinstance(frame, dict) or frame.get("type") not in CLIENT_FRAMES:
@@ -357,10 +423,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 frame if isinstance(frame, dict) else None,
             )
             return
+        await self.answering(frame, self.validate_and_handle(frame))
+
+    async def validate_and_handle(self, frame: dict) -> None:
         serializer = CLIENT_FRAMES[frame["type"]](data=frame)
+        serializer.is_valid(raise_exception=True)
+        await self.handle(frame, serializer.validated_data)
+
+    async def answering(self, frame: dict, work: Awaitable[None]) -> None:
+        """Run a frame's work. Its failure is answered with an error frame
+        naming the frame (the socket stays open), except a gone credential,
+        which closes the socket with 4401."""
         try:
-            serializer.is_valid(raise_exception=True)
-            await self.handle(frame["type"], serializer.validated_data)
+            await work
+        except CredentialGone:
+            await self.close_for_credential()
         except APIException as exc:
             await self.send_api_error(exc, frame)
         except Exception as exc:
@@ -372,15 +449,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
             logger.exception("Socket frame %s failed", frame.get("type"))
             await self.send_error("internal_error", "The server failed to handle the frame.", frame)
 
+    async def close_for_credential(self) -> None:
+        """The socket's credential is gone: nothing more is served on it."""
+        if self.credential_gone:
+            return
+        self.credential_gone = True
+        if self.sync_task is not None and self.sync_task is not asyncio.current_task():
+            self.sync_task.cancel()
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
     async def refuse_frame(self, raw: str | bytes, wait: float) -> None:
         """A frame over the socket's rate is dropped and answered with a
         `throttled` error naming it (so a client knows which send failed); the
         socket stays open. One that goes on sending as many frames again
         within the window, ignoring retryAfterSeconds, is closed with 4429."""
-        try:
-            frame = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            frame = None
+        frame = parsed_frame(raw)
         rate = self.frame_limiter.rate
         exc = throttling.RateLimited(wait, f"Too many frames on this socket (at most {rate}).")
         await self.send_api_error(exc, frame if isinstance(frame, dict) else {})
@@ -388,10 +471,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.closed_for_abuse = True
             await self.close(code=CLOSE_TOO_MANY_FRAMES)
 
-    async def handle(self, frame_type: str, data: dict) -> None:
+    async def handle(self, frame: dict, data: dict) -> None:
+        frame_type = frame["type"]
         if frame_type == "message.send":
             message = await send_from_socket(
-                self.user, data, joined=data["conversationId"] in self.conversation_ids
+                self.user,
+                self.credential,
+                data,
+                joined=data["conversationId"] in self.conversation_ids,
             )
             await self.send_frame(
                 {
@@ -406,12 +493,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         elif frame_type == "typing":
             await self.typing(data["conversationId"], data["active"])
         elif frame_type == "read":
-            await read_from_socket(self.user, data)
+            await read_from_socket(self.user, self.credential, data)
         elif frame_type == "sync":
-            await self.send_changes(data["conversationId"], data["sinceVersion"])
-            await self.send_frame(
-                {"type": "sync.done", "conversationId": str(data["conversationId"])}
-            )
+            # In the background, so that sends and typing go on during a long
+            # one; one at a time, so that a client cannot stack them up.
+            if self.sync_task is not None and not self.sync_task.done():
+                raise SyncInProgress
+            self.sync_task = asyncio.create_task(self.answering(frame, self.sync(data)))
+
+    async def sync(self, data: dict) -> None:
+        await self.send_changes(data["conversationId"], data["sinceVersion"])
+        await self.send_frame({"type": "sync.done", "conversationId": str(data["conversationId"])})
 
     async def typing(self, conversation_id: int, active: bool) -> None:
         """Typing is rate-limited per conversation: at most one `active` per
@@ -431,10 +523,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.typing_in.discard(conversation_id)
         else:
             return
+        await database_check_credential(self.credential)
         await events.publish_typing(conversation_id, self.user.pk, active=active)
 
     async def chat_event(self, event: dict[str, Any]) -> None:
-        """A frame published by messaging.events to one of this socket's groups."""
+        """A frame published through the bus to one of this socket's groups."""
+        if self.credential_gone:
+            return
+        if event["frameType"] == REVOKED:
+            if self.credential.revoked_by(json.loads(event["frame"])):
+                await self.close_for_credential()
+            return
         if event["frameType"] == "conversation.new":
             conversation_id = int(event["conversationId"])
             await self.join(conversation_id)
@@ -445,7 +544,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # reason to send its history (the client pages it over REST).
             since = json.loads(event["frame"])["conversation"].get("lastVersion") or 0
             self.in_order.start(conversation_id, since)
-            frames, _ = await changes_page(self.user, conversation_id, since)
+            frames, _ = await changes_page(self.user, self.credential, conversation_id, since)
             await self.send_frames(conversation_id, frames)
             return
         if event["frameType"] == "membership.removed":
@@ -463,7 +562,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """Every change after `since_version`, page by page."""
         more = True
         while more:
-            frames, more = await changes_page(self.user, conversation_id, since_version)
+            async with sync_reads():
+                frames, more = await changes_page(
+                    self.user, self.credential, conversation_id, since_version
+                )
             await self.send_frames(conversation_id, frames)
             if frames:
                 since_version = frames[-1]["version"]

@@ -1,110 +1,38 @@
-"""Live events: the only place that names channel-layer groups, builds event
-frames and talks to the channel layer.
+"""Live events of conversations and messages: the frames, built next to the
+services, handed to the bus (chatproject/bus.py, the only code that talks to
+the channel layer).
 
 Services call the `publish_*` functions inside their transaction; each one
 defers the send with `transaction.on_commit`, so nothing is announced that
-was not stored, and a rollback announces nothing. A frame is JSON-encoded
-once here, not once per recipient. Publishing never fails the write: if the
-layer is down the error is logged and clients catch up with `sinceVersion`.
+was not stored, and a rollback announces nothing.
 """
 
-import asyncio
-import json
-import logging
 from collections.abc import Iterable
 from typing import Any
-from weakref import WeakKeyDictionary
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import transaction
-
+from chatproject.bus import (
+    EVENT_HANDLER,
+    conversation_group,
+    encode,
+    layer_slot,
+    publish_async,
+    publish_now,
+    publish_on_commit,
+    user_group,
+)
 from conversations.models import Conversation, Membership
 from messaging.models import Message
 
-logger = logging.getLogger("messaging.events")
-
-EVENT_HANDLER = "chat.event"
-
-
-def user_group(user_id: int) -> str:
-    """Every socket of a user joins this group (conversation.new, presence)."""
-    return f"user.{user_id}"
-
-
-def conversation_group(conversation_id: int) -> str:
-    """Every socket of every member joins this group: one group_send per event."""
-    return f"conversation.{conversation_id}"
-
-
-def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, separators=(",", ":"))
-
-
-# Channel-layer calls in flight per process. redis-py's pool refuses a
-# 101st connection ("Too many connections") rather than wait: thousands of
-# sockets closing at once (each leaving its groups) or a burst of publishes
-# would fail instead of queueing.
-LAYER_CALLS = 50
-layer_slots: "WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = WeakKeyDictionary()
-
-
-def layer_slot() -> asyncio.Semaphore:
-    """The running loop's gate for channel-layer calls: `async with layer_slot():`."""
-    loop = asyncio.get_running_loop()
-    if loop not in layer_slots:
-        layer_slots[loop] = asyncio.Semaphore(LAYER_CALLS)
-    return layer_slots[loop]
-
-
-async def publish_async(groups: Iterable[str], frame: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    event = {
-        "type": EVENT_HANDLER,
-        "frame": encode(frame),
-        "frameType": frame["type"],
-        "conversationId": frame.get("conversationId") or frame.get("conversation", {}).get("id"),
-        "userId": frame.get("userId"),
-        # Message events go out to each socket in version order (messaging/ordering.py).
-        "version": frame.get("version"),
-    }
-    groups = list(groups)
-    for index, group in enumerate(groups):
-        try:
-            async with layer_slot():
-                await layer.group_send(group, event)
-        except Exception as exc:
-            if not (isinstance(exc, OSError) or type(exc).__module__.startswith("redis")):
-                logger.exception("Live publish of %s to %s failed", frame.get("type"), group)
-                continue
-            # Redis is down: one line, not a traceback per message, and the
-            # remaining groups are not tried (each would cost a retry).
-            logger.error(
-                "Live publish of %s to %s failed (%s: %s); %d more group(s) skipped; "
-                "clients catch up with sync",
-                frame.get("type"),
-                group,
-                type(exc).__name__,
-                exc,
-                len(groups) - index - 1,
-            )
-            return
-
-
-def publish_now(groups: Iterable[str], frame: dict[str, Any]) -> None:
-    """Publish from sync code, waiting for the group_send. Handing it to the
-    serving loop without waiting was tried: past ~100 sends/s per process
-    the unawaited publishes piled up on the loop, reached Redis out of order,
-    and the reorder fills (messaging/ordering.py) collapsed delivery to
-    seconds (README "Performance")."""
-    async_to_sync(publish_async)(list(groups), frame)
-
-
-def publish_on_commit(groups: Iterable[str], frame: dict[str, Any]) -> None:
-    groups = list(groups)
-    transaction.on_commit(lambda: publish_now(groups, frame))
+__all__ = [
+    "EVENT_HANDLER",
+    "conversation_group",
+    "encode",
+    "layer_slot",
+    "publish_async",
+    "publish_now",
+    "publish_on_commit",
+    "user_group",
+]
 
 
 def message_frame(event_type: str, message: Message) -> dict[str, Any]:

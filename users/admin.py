@@ -1,7 +1,24 @@
+import copy
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.db import transaction
 
+from users import services
 from users.models import ApiToken, User
+
+
+class PasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's "change password" form, through users.services.change_password:
+    the user's sessions are signed out and their sockets close."""
+
+    request = None
+
+    def save(self, commit: bool = True) -> User:
+        usable = self.cleaned_data.get("set_usable_password", True)
+        password = self.cleaned_data["password1"] if usable else None
+        return services.change_password(user=self.user, password=password, request=self.request)
 
 
 @admin.register(User)
@@ -24,6 +41,36 @@ class UserAdmin(DjangoUserAdmin):
         *DjangoUserAdmin.add_fieldsets,
         ("Chat", {"fields": ["display_name", "is_bot"]}),
     ]
+
+    def user_change_password(self, request, id, form_url=""):
+        """Django's view, with a form that knows the request (an admin changing
+        their own password stays signed in), on a copy of this admin: nothing
+        shared between requests is changed."""
+        bound = copy.copy(self)
+        bound.change_password_form = type(
+            "PasswordChangeForm", (PasswordChangeForm,), {"request": request}
+        )
+        return DjangoUserAdmin.user_change_password(bound, request, id, form_url)
+
+    actions = ["deactivate"]
+
+    @admin.action(description="Deactivate the selected users (signs them out everywhere)")
+    def deactivate(self, request, queryset) -> None:
+        with transaction.atomic():
+            for user in queryset.filter(is_active=True):
+                services.deactivate_user(user=user)
+
+    def save_model(self, request, obj: User, form, change: bool) -> None:
+        was_active = form.initial.get("is_active") if change else None
+        services.save_user_account(user=obj, was_active=was_active)
+
+    def delete_model(self, request, obj: User) -> None:
+        services.delete_user(user=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            for user in queryset:
+                services.delete_user(user=user)
 
 
 @admin.register(ApiToken)

@@ -5,13 +5,16 @@ import socket
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from users import credentials
 from users.models import ApiToken, SocketConnection, User, hash_token
+from users.usernames import look_alike_pattern, stored_username
 
 TOKEN_LAST_USED_GRANULARITY = timedelta(minutes=1)
 SERVER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -21,9 +24,18 @@ PRESENCE_TIMEOUT = 3 * PRESENCE_HEARTBEAT
 
 @transaction.atomic
 def register_user(*, username: str, password: str, display_name: str = "") -> User:
-    """Create an account; raises django ValidationError for a weak password."""
-    user = User(username=username, display_name=display_name)
-    validate_password(password, user)
+    """Create an account, the one place every sign-up goes through (the API,
+    the page, seed_demo). The username is stored NFKC-normalised and refused
+    when it is taken or looks like a taken one (users.usernames). Raises
+    django ValidationError with `username`, `display_name` or `password`."""
+    user = User(username=stored_username(username), display_name=display_name)
+    user.full_clean(exclude=["password"], validate_unique=False)
+    if User.objects.filter(username__regex=look_alike_pattern(user.username)).exists():
+        raise ValidationError({"username": ["That username is taken (or one that looks like it)."]})
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
     user.set_password(password)
     user.save()
     return user
@@ -45,8 +57,14 @@ def token_for_credentials(
     return issue_token(user, name=name)
 
 
+@transaction.atomic
 def revoke_token(token: ApiToken) -> None:
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Revoke the token; the sockets opened with it close (users.credentials)."""
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if revoked:
+        credentials.close_token_sockets(user_id=token.user_id, token_id=token.pk)
 
 
 def tokens_of(user: User):
@@ -76,7 +94,62 @@ def rotate_token(token: ApiToken) -> tuple[ApiToken, str] | None:
     )
     if not revoked:
         return None
+    credentials.close_token_sockets(user_id=token.user_id, token_id=token.pk)
     return issue_token(token.user, name=token.name)
+
+
+def log_out(request: HttpRequest) -> None:
+    """End the request's session; the sockets opened with it close."""
+    user_id, session_key = request.user.pk, request.session.session_key
+    with transaction.atomic():
+        logout(request)
+        if user_id is not None and session_key:
+            credentials.close_session_sockets(user_id=user_id, session_key=session_key)
+
+
+@transaction.atomic
+def change_password(
+    *, user: User, password: str | None, request: HttpRequest | None = None
+) -> User:
+    """Set (or, with None, make unusable) the user's password. Every other
+    session is signed out and its sockets close; the request's own session,
+    when it is the user's, stays signed in (Django's session-hash rule)."""
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    user.save(update_fields=["password"])
+    kept = None
+    if request is not None and request.user.pk == user.pk:
+        update_session_auth_hash(request, user)
+        kept = request.session.session_key
+    credentials.close_other_session_sockets(user_id=user.pk, kept_session_key=kept)
+    return user
+
+
+@transaction.atomic
+def save_user_account(*, user: User, was_active: bool | None) -> User:
+    """Save an account edited in the admin. Deactivating it closes all its
+    sockets (its sessions and tokens stop working at once)."""
+    user.save()
+    if was_active and not user.is_active:
+        credentials.close_all_sockets(user_id=user.pk)
+    return user
+
+
+@transaction.atomic
+def deactivate_user(*, user: User) -> User:
+    user.is_active = False
+    return save_user_account(user=user, was_active=True)
+
+
+@transaction.atomic
+def delete_user(*, user: User) -> None:
+    """Delete the account: its messages stay, shown as from a deleted user;
+    its sockets close."""
+    user_id = user.pk
+    user.delete()
+    credentials.close_all_sockets(user_id=user_id)
 
 
 def user_for_token_key(key: str) -> tuple[User, ApiToken] | None:
@@ -162,3 +235,21 @@ def keep_sockets_alive(
 
 def online_user_ids(user_ids: Iterable[int]) -> set[int]:
     return set(live_sockets().filter(user_id__in=list(user_ids)).values_list("user_id", flat=True))
+
+
+def last_seen_visible_ids(*, viewer: User, user_ids: Iterable[int]) -> set[int]:
+    """Which of `user_ids` the viewer may see the last-seen time of: their
+    own, and of those who share a conversation with them. One query (none
+    when the viewer asks only about themselves)."""
+    from conversations.models import Membership  # conversations depends on users
+
+    wanted = set(user_ids)
+    visible = {viewer.pk} & wanted
+    others = wanted - visible
+    if others:
+        visible |= set(
+            Membership.objects.filter(
+                user_id__in=others, conversation__memberships__user_id=viewer.pk
+            ).values_list("user_id", flat=True)
+        )
+    return visible

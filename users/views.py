@@ -3,13 +3,17 @@ import re
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 
 from chatproject import throttling
 from users import services
 from users.forms import LoginForm, NewTokenForm, SignUpForm
+from users.models import User
 
 TOKEN_ID = re.compile(r"[0-9]{1,18}")
 
@@ -28,12 +32,29 @@ def sign_up(request: HttpRequest) -> HttpResponse:
             response = render(request, "registration/signup.html", {"form": form}, status=429)
             response["Retry-After"] = str(exc.wait)
             return response
-        if form.is_valid():
-            user = form.save()
+        user = form.is_valid() and register(form)
+        if user:
             throttling.auth_succeeded(username)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("inbox")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def register(form: SignUpForm) -> User | None:
+    """The account of a valid sign-up form, created by the sign-up service;
+    None with the service's objections added to the form."""
+    try:
+        return services.register_user(
+            username=form.cleaned_data["username"],
+            password=form.cleaned_data["password1"],
+            display_name=form.cleaned_data["display_name"],
+        )
+    except ValidationError as exc:
+        fields = {"password": "password2"}
+        for name, errors in exc.message_dict.items():
+            field = fields.get(name, name)
+            form.add_error(field if field in form.fields else None, errors)
+        return None
 
 
 class LoginView(auth_views.LoginView):
@@ -77,3 +98,26 @@ def tokens_page(request: HttpRequest) -> HttpResponse:
             form = NewTokenForm()
     context = {"tokens": services.tokens_of(request.user), "form": form, "new_key": new_key}
     return render(request, "registration/tokens.html", context)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout, through users.services.log_out: the sockets opened
+    with this session close (4401), on every process."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        services.log_out(request)
+        return redirect(self.get_success_url())
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Change my password: every other session is signed out and its
+    sockets close; this one stays signed in (users.services.change_password)."""
+
+    form_class = PasswordChangeForm
+    success_url = reverse_lazy("password_change_done")
+
+    def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
+        services.change_password(
+            user=form.user, password=form.cleaned_data["new_password1"], request=self.request
+        )
+        return redirect(self.get_success_url())

@@ -370,6 +370,8 @@ def test_the_matrix_covers_every_operation_of_the_schema(db):
 
 # The socket matrix --------------------------------------------------------------
 
+# A browser on this site: its Origin is the handshake's own scheme, host and port.
+HOST = (b"host", b"localhost")
 ORIGIN = (b"origin", b"http://localhost")
 TIMEOUT = 2
 QUIET = 0.3
@@ -454,7 +456,7 @@ async def test_socket_authorization_matrix(action, role):
     world = await socket_world()
     conversation, member = world["conversation"], world["users"]["member"]
     before = await conversation_state(conversation, member)
-    headers = [ORIGIN]
+    headers = [HOST, ORIGIN]
     if role != "anonymous":
         headers = [(b"authorization", f"Bearer {world['keys'][role]}".encode())]
     communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
@@ -528,21 +530,49 @@ def token_header() -> tuple[bytes, bytes]:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
-    ("origin", "accepted"),
+    ("host", "origin", "accepted"),
     [
-        (b"http://localhost", True),
-        (b"http://127.0.0.1:8000", True),
-        (b"https://evil.example", False),
-        (b"http://localhost.evil.example", False),
-        (b"null", False),
-        (None, False),
+        (b"localhost", b"http://localhost", True),
+        (b"127.0.0.1:8000", b"http://127.0.0.1:8000", True),
+        (b"[::1]:9999", b"http://[::1]:9999", True),
+        # Scheme, host and port are all compared, not the host alone.
+        (b"localhost", b"http://localhost:1", False),
+        (b"127.0.0.1:8000", b"https://127.0.0.1:8000", False),
+        (b"127.0.0.1", b"https://127.0.0.1", False),
+        (b"localhost:8000", b"http://[::1]:9999", False),
+        (b"localhost", b"https://evil.example", False),
+        (b"localhost", b"http://localhost.evil.example", False),
+        (b"localhost", b"null", False),
+        (b"localhost", None, False),
+        # A Host outside ALLOWED_HOSTS is no origin of ours, even when they agree.
+        (b"evil.example", b"http://evil.example", False),
     ],
 )
-async def test_a_browser_socket_from_a_foreign_origin_is_refused(origin, accepted):
-    headers = [await session_cookie()]
+async def test_a_browser_socket_from_a_foreign_origin_is_refused(host, origin, accepted):
+    headers = [(b"host", host), await session_cookie()]
     if origin is not None:
         headers.append((b"origin", origin))
     assert await socket_accepted(headers) is accepted
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_trusted_origin_is_accepted_by_its_full_origin(settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://chat.example.com"]
+    cookie = await session_cookie()
+    trusted = [(b"host", b"internal:8000"), cookie]
+    assert await socket_accepted([*trusted, (b"origin", b"https://chat.example.com")])
+    assert not await socket_accepted([*trusted, (b"origin", b"http://chat.example.com")])
+    assert not await socket_accepted([*trusted, (b"origin", b"https://chat.example.com:444")])
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_tls_proxy_makes_the_own_origin_https(settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.ALLOWED_HOSTS = ["chat.example.com"]
+    headers = [(b"host", b"chat.example.com"), (b"x-forwarded-proto", b"https")]
+    headers.append(await session_cookie())
+    assert await socket_accepted([*headers, (b"origin", b"https://chat.example.com")])
+    assert not await socket_accepted([*headers, (b"origin", b"http://chat.example.com")])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -550,6 +580,30 @@ async def test_a_token_does_not_excuse_a_foreign_origin():
     token = await token_header()
     assert await socket_accepted([token])  # no Origin: not a browser
     assert not await socket_accepted([token, (b"origin", b"https://evil.example")])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "authorization", [b"Basic YWxpY2U6cGFzcw==", b"Bearer", b"Digest x", b"Bearer a b"]
+)
+async def test_no_origin_and_a_non_token_authorization_does_not_let_the_cookie_in(
+    authorization,
+):
+    """Without an Origin only a token header is accepted; any other
+    Authorization header does not open the door to the session cookie."""
+    headers = [(b"host", b"localhost"), await session_cookie(), (b"authorization", authorization)]
+    assert not await socket_accepted(headers)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_no_origin_and_an_invalid_token_is_closed_unauthenticated():
+    headers = [await session_cookie(), (b"authorization", b"Bearer not-a-real-token")]
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    closed = await communicator.receive_output(timeout=TIMEOUT)
+    assert closed == {"type": "websocket.close", "code": 4401}
+    await communicator.wait()
 
 
 # CSRF ---------------------------------------------------------------------------------

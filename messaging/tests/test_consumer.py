@@ -25,6 +25,8 @@ from users.services import issue_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# A browser on this site: its Origin is the handshake's own scheme, host and port.
+HOST = (b"host", b"localhost")
 ORIGIN = (b"origin", b"http://localhost")
 TIMEOUT = 2
 QUIET = 0.3
@@ -59,7 +61,7 @@ async def session_headers(user) -> list[tuple[bytes, bytes]]:
 
     session_key = await database_sync_to_async(login)()
     cookie = f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()
-    return [ORIGIN, (b"cookie", cookie)]
+    return [HOST, ORIGIN, (b"cookie", cookie)]
 
 
 @pytest.fixture
@@ -180,7 +182,7 @@ def service_delete(actor, message_id: int) -> Message:
 
 
 async def test_unauthenticated_socket_is_closed_with_4401(sockets):
-    communicator, connected = await connect_raw(sockets, [ORIGIN])
+    communicator, connected = await connect_raw(sockets, [HOST, ORIGIN])
     assert connected
     await assert_closed_with(communicator, 4401)
 

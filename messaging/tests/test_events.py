@@ -239,7 +239,7 @@ def test_a_failing_layer_does_not_fail_the_send(
 
     monkeypatch.setattr(layer, "group_send", broken_group_send)
     with (
-        caplog.at_level(logging.ERROR, logger="messaging.events"),
+        caplog.at_level(logging.ERROR, logger="chatproject.bus"),
         django_capture_on_commit_callbacks(execute=True) as callbacks,
     ):
         message, created = send_message(
@@ -248,7 +248,7 @@ def test_a_failing_layer_does_not_fail_the_send(
     assert len(callbacks) == 1
     assert created
     assert Message.objects.get(pk=message.pk).text == "still stored"
-    failures = [r for r in caplog.records if r.name == "messaging.events"]
+    failures = [r for r in caplog.records if r.name == "chatproject.bus"]
     assert len(failures) == 1
     assert failures[0].levelno == logging.ERROR
     assert "message.new" in failures[0].getMessage()

@@ -1,0 +1,142 @@
+"""The event bus: the only code that calls the channel layer.
+
+It names the groups, encodes a frame once (not once per recipient), defers a
+publish to after the commit (`publish_on_commit`), and bounds every layer call
+in time (CHAT_LAYER_TIMEOUT_SECONDS) and in concurrency (LAYER_CALLS per
+process). It knows no models: callers hand it a frame (a dict) and the groups
+to send it to. Publishing never fails the write: when the layer is down, or
+hangs, the error is logged and clients catch up with `sync`/`sinceVersion`.
+"""
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+
+from chatproject.concurrency import LoopGate
+
+logger = logging.getLogger("chatproject.bus")
+
+EVENT_HANDLER = "chat.event"
+
+# Channel-layer calls in flight per process. redis-py's pool refuses a
+# 101st connection ("Too many connections") rather than wait: thousands of
+# sockets closing at once (each leaving its groups) or a burst of publishes
+# would fail instead of queueing.
+LAYER_CALLS = 50
+layer_slot = LoopGate(LAYER_CALLS)
+
+# After a layer call fails or times out, publishes through that layer are
+# skipped until this monotonic time: with Redis hung, each send would
+# otherwise wait out the timeout on the process's sync thread, and every send
+# queued behind it too.
+unavailable_until: "WeakKeyDictionary[Any, float]" = WeakKeyDictionary()
+
+
+def user_group(user_id: int) -> str:
+    """Every socket of a user joins this group (conversation.new, presence,
+    credential changes)."""
+    return f"user.{user_id}"
+
+
+def conversation_group(conversation_id: int) -> str:
+    """Every socket of every member joins this group: one group_send per event."""
+    return f"conversation.{conversation_id}"
+
+
+def encode(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"))
+
+
+def layer_failure(exc: BaseException) -> bool:
+    """The layer's Redis refusing, dropping or hanging, not a bug here
+    (TimeoutError is an OSError)."""
+    return isinstance(exc, OSError) or type(exc).__module__.startswith("redis")
+
+
+async def bounded(call, *args) -> Any:
+    """One layer call within the process's cap and the time limit."""
+    async with layer_slot():
+        async with asyncio.timeout(settings.CHAT_LAYER_TIMEOUT_SECONDS):
+            return await call(*args)
+
+
+async def group_add(group: str, channel_name: str) -> None:
+    await bounded(get_channel_layer().group_add, group, channel_name)
+
+
+async def group_discard(group: str, channel_name: str) -> None:
+    await bounded(get_channel_layer().group_discard, group, channel_name)
+
+
+def event_for(frame: dict[str, Any]) -> dict[str, Any]:
+    """The channel-layer message carrying `frame`: the frame encoded once, and
+    the few fields a consumer routes on without decoding it."""
+    return {
+        "type": EVENT_HANDLER,
+        "frame": encode(frame),
+        "frameType": frame["type"],
+        "conversationId": frame.get("conversationId") or frame.get("conversation", {}).get("id"),
+        "userId": frame.get("userId"),
+        # Message events go out to each socket in version order (messaging/ordering.py).
+        "version": frame.get("version"),
+    }
+
+
+async def publish_async(groups: Iterable[str], frame: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    groups = list(groups)
+    if time.monotonic() < unavailable_until.get(layer, 0.0):
+        logger.debug("Live publish of %s skipped: the layer failed moments ago", frame["type"])
+        return
+    event = event_for(frame)
+    for index, group in enumerate(groups):
+        try:
+            await bounded(layer.group_send, group, event)
+        except Exception as exc:
+            if not layer_failure(exc):
+                logger.exception("Live publish of %s to %s failed", frame.get("type"), group)
+                continue
+            # Redis is down or hangs: one line, not a traceback per message,
+            # and the remaining groups are not tried (each would cost a wait).
+            unavailable_until[layer] = time.monotonic() + settings.CHAT_LAYER_CHECK_SECONDS
+            logger.error(
+                "Live publish of %s to %s failed (%s: %s); %d more group(s) skipped, and "
+                "publishes for %.1f s; clients catch up with sync",
+                frame.get("type"),
+                group,
+                type(exc).__name__,
+                exc,
+                len(groups) - index - 1,
+                settings.CHAT_LAYER_CHECK_SECONDS,
+            )
+            return
+
+
+def publish_now(groups: Iterable[str], frame: dict[str, Any]) -> None:
+    """Publish from sync code, waiting for the group_send. Handing it to the
+    serving loop without waiting was tried: past ~100 sends/s per process
+    the unawaited publishes piled up on the loop, reached Redis out of order,
+    and the reorder fills (messaging/ordering.py) collapsed delivery to
+    seconds (README "Performance")."""
+    async_to_sync(publish_async)(list(groups), frame)
+
+
+def publish_on_commit(groups: Iterable[str], frame: dict[str, Any]) -> None:
+    """Publish once the current transaction commits; nothing if it rolls back."""
+    groups = list(groups)
+    transaction.on_commit(lambda: publish_now(groups, frame))
+
+
+def publish_to_users_on_commit(user_ids: Iterable[int], frame: dict[str, Any]) -> None:
+    publish_on_commit([user_group(user_id) for user_id in user_ids], frame)
