@@ -1,7 +1,8 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, status
-from rest_framework.exceptions import AuthenticationFailed, NotFound
+from rest_framework.exceptions import AuthenticationFailed, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,11 +24,19 @@ from users.serializers import (
 USER_DIRECTORY_LIMIT = 200
 
 
+def users_data(viewer: User, users: list[User], *, many: bool) -> dict | list:
+    """`users` (or with many=False the one in it) as `viewer` sees them (their
+    lastSeenAt only where users.services.last_seen_visible_ids allows): one query."""
+    visible = services.last_seen_visible_ids(viewer=viewer, user_ids=[user.pk for user in users])
+    context = {"last_seen_visible": visible}
+    return UserSerializer(users if many else users[0], many=many, context=context).data
+
+
 def token_response(token_key: str, user: User, status_code: int) -> Response:
     body = {
         "token": token_key,
         "tokenPrefix": token_key[:8],
-        "user": UserSerializer(user).data,
+        "user": users_data(user, [user], many=False),
     }
     return Response(body, status=status_code)
 
@@ -43,7 +52,7 @@ class UserDirectoryView(generics.ListAPIView):
         responses={200: UserSerializer(many=True), **error_responses(400, 401)},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
+        return Response(users_data(request.user, list(self.get_queryset()), many=True))
 
     def get_queryset(self):
         users = User.objects.filter(is_active=True).order_by("username")
@@ -61,7 +70,7 @@ class UserDetailView(generics.RetrieveAPIView):
 
     @extend_schema(summary="One user", responses={200: UserSerializer, **error_responses(401, 404)})
     def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
+        return Response(users_data(request.user, [self.get_object()], many=False))
 
 
 class CurrentUserView(APIView):
@@ -70,7 +79,7 @@ class CurrentUserView(APIView):
         responses={200: UserSerializer, **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
-        return Response(UserSerializer(request.user).data)
+        return Response(users_data(request.user, [request.user], many=False))
 
 
 class SignUpView(APIView):
@@ -90,11 +99,17 @@ class SignUpView(APIView):
         throttling.limit_auth_attempt(request._request, username)
         serializer = SignUpSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.register_user(
-            username=serializer.validated_data["username"],
-            password=serializer.validated_data["password"],
-            display_name=serializer.validated_data["displayName"],
-        )
+        try:
+            user = services.register_user(
+                username=serializer.validated_data["username"],
+                password=serializer.validated_data["password"],
+                display_name=serializer.validated_data["displayName"],
+            )
+        except DjangoValidationError as exc:
+            fields = {"display_name": "displayName"}
+            raise ValidationError(
+                {fields.get(name, name): errors for name, errors in exc.message_dict.items()}
+            ) from exc
         throttling.auth_succeeded(username)
         _, key = services.issue_token(user, name="sign-up")
         return token_response(key, user, status.HTTP_201_CREATED)

@@ -1,40 +1,43 @@
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from users.models import ApiToken, User
 
 
 class UserSerializer(serializers.ModelSerializer):
+    """A user as the viewer sees them: `lastSeenAt` only for the users in the
+    context's `last_seen_visible` (the viewer and who shares a conversation
+    with them: users.services.last_seen_visible_ids), null for the rest."""
+
     id = serializers.CharField(read_only=True)
     displayName = serializers.CharField(source="name", read_only=True)
     isBot = serializers.BooleanField(source="is_bot", read_only=True)
-    lastSeenAt = serializers.DateTimeField(source="last_seen_at", read_only=True, allow_null=True)
+    lastSeenAt = serializers.SerializerMethodField(
+        help_text="When the user was last online; null while they are, when they never were, "
+        "or when you share no conversation with them."
+    )
 
     class Meta:
         model = User
         fields = ["id", "username", "displayName", "isBot", "lastSeenAt"]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_lastSeenAt(self, user: User) -> str | None:
+        if user.last_seen_at is None or user.pk not in self.context.get("last_seen_visible", ()):
+            return None
+        return serializers.DateTimeField().to_representation(user.last_seen_at)
+
 
 class SignUpSerializer(serializers.Serializer):
+    """The request's shape; what makes a valid account (a free, normalised
+    username, a strong password) is users.services.register_user's to say."""
+
     username = serializers.RegexField(r"^[\w.@+-]{1,150}$", max_length=150)
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
     displayName = serializers.CharField(
         max_length=150, required=False, allow_blank=True, default=""
     )
-
-    def validate_username(self, value: str) -> str:
-        if User.objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError("That username is taken.")
-        return value
-
-    def validate(self, attrs: dict) -> dict:
-        try:
-            validate_password(attrs["password"], User(username=attrs["username"]))
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
-        return attrs
 
 
 class TokenRequestSerializer(serializers.Serializer):
