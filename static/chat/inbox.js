@@ -196,7 +196,8 @@ connectLive({
   onOpen: resync,
   onFrame(frame) {
     if (frame.type.startsWith("message.") && frame.type !== "message.ack") onMessage(frame);
-    else if (frame.type === "conversation.new") location.reload();
+    // Its row comes from the snapshot, which has my unread count and the last message.
+    else if (frame.type === "conversation.new") resync();
     else if (frame.type === "presence") setPresence(frame.userId, frame.online);
     else if (frame.type === "read" && frame.userId === data.me) {
       const row = rowFor(frame.conversationId);

@@ -641,3 +641,32 @@ def test_inbox_catches_up_after_server_restart(sign_up, live: Live, browser_log:
     expect(row.locator(".last-message")).to_have_text("sent while the inbox was disconnected")
     expect(unread_badge(ben.page, path)).to_have_attribute("data-count", "1")
     expect(unread_badge(ben.page, path)).to_be_visible()
+
+
+def test_inbox_inserts_a_new_conversation_without_reloading(sign_up, live: Live):
+    ann, ben = sign_up("Ann Able"), sign_up("Ben Baker")
+    ben.page.evaluate("window.__sameDocument = true")
+    expect(ben.page.locator("#empty-inbox")).to_be_visible()
+
+    path = start_conversation(ann, ben)
+    row = conversation_row(ben.page, path)
+    expect(row.locator(".conversation-name")).to_have_text(ann.name)
+    expect(row.locator(".last-message")).to_have_text("No messages yet")
+    expect(row.locator("a")).to_have_attribute("href", path)
+    expect(ben.page.locator("#empty-inbox")).to_be_hidden()
+    ann.send("first words")
+    expect(row.locator(".last-message")).to_have_text("first words")
+    expect(unread_badge(ben.page, path)).to_have_attribute("data-count", "1")
+    # A group with a title, created over REST, comes in the same way.
+    cy = sign_up("Cy Cole")
+    body = {"users": [ben.id, cy.id], "title": "Design review"}
+    group = live.api("POST", "/api/conversations", body, token=api_token(live, ann))
+    group_row = ben.page.locator(f'li.conversation-row[data-conversation-id="{group["id"]}"]')
+    expect(group_row.locator(".conversation-name")).to_have_text("Design review")
+    expect(ben.page.locator("li.conversation-row").first).to_have_attribute(
+        "data-conversation-id", group["id"]
+    )
+    assert ben.page.evaluate("window.__sameDocument") is True
+    row.locator("a").click()
+    ben.page.wait_for_url(f"**{path}")
+    assert message_texts(ben.page) == ["first words"]
