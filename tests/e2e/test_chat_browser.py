@@ -670,3 +670,23 @@ def test_inbox_inserts_a_new_conversation_without_reloading(sign_up, live: Live)
     row.locator("a").click()
     ben.page.wait_for_url(f"**{path}")
     assert message_texts(ben.page) == ["first words"]
+
+
+def test_seen_shows_when_the_reply_comes_over_rest(sign_up, live: Live):
+    """Bob answers from an API client: his send moves his read mark, and Alice's
+    open page shows "Seen" under her message without a reload."""
+    alice, bob = sign_up("Alice Martin"), sign_up("Bob Chen")
+    path = start_conversation(alice, bob)
+    expect(alice.page.locator("#connection")).to_have_attribute("data-state", "online")
+    alice.page.evaluate("window.__sameDocument = true")
+    alice.send("are you there?")
+    seen = alice.page.locator("#seen")
+    expect(seen).to_be_hidden()
+
+    post_message(live, api_token(live, bob), bob, path, "yes, from my script")
+    wait_for_message(alice.page, "yes, from my script")
+    expect(seen).to_be_visible()
+    expect(seen).to_have_text("Seen")
+    seen_in = "document.getElementById('seen').closest('li.message').querySelector('.text')"
+    assert alice.page.evaluate(f"{seen_in}.textContent") == "are you there?"
+    assert alice.page.evaluate("window.__sameDocument") is True
