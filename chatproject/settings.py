@@ -278,9 +278,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
-            # Short commands only: a Redis that is down costs a request at
-            # most this long before the limiter lets it through.
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            # Short commands only: a Redis that is down or hangs costs a
+            # request at most this long before the limiter lets it through.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
@@ -365,6 +365,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Relative: the server that serves the document (and, for `manage.py
+    # spectacular`, the one it is deployed to).
+    "SERVERS": [{"url": "/", "description": "The server this document is served by."}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chatproject.openapi.strict_openapi_30",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ConversationKindEnum": "conversations.models.Conversation.Kind",
         "MessageKindEnum": "messaging.models.Message.Kind",

@@ -65,8 +65,10 @@ async def read_markers(layer) -> list[bytes | None]:
     markers = []
     for index in range(layer.ring_size):
         connection = layer.connection(index)
-        await connection.set(key, uuid.uuid4().hex, nx=True)
-        markers.append(await connection.get(key))
+        # A hung Redis (stopped, not down) counts as unreachable, not as a wait.
+        async with asyncio.timeout(settings.CHAT_LAYER_TIMEOUT_SECONDS):
+            await connection.set(key, uuid.uuid4().hex, nx=True)
+            markers.append(await connection.get(key))
     return markers
 
 

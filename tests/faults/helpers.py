@@ -10,6 +10,7 @@ time, and is cleaned up by the context managers.
 import contextlib
 import selectors
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -93,6 +94,15 @@ class PrivateRedis:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+    def pause(self) -> None:
+        """SIGSTOP: Redis hangs. Connections stay open; nothing answers."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -383,6 +383,74 @@ async def timed(method: str, url: str, body: Any = None, token: str | None = Non
     return status, payload, time.monotonic() - started
 
 
+async def test_redis_stopped_not_killed(tmp_path, postgres_url, redis_server_binary):
+    """Redis hangs (SIGSTOP: connections stay open, nothing answers). A REST
+    send is stored and answered within about a second (every channel-layer
+    call has a time limit), another socket's database-only sync is served,
+    /readyz answers 503 at once; when Redis resumes, live events flow again
+    and a sync gives every message sent meanwhile."""
+    with (
+        private_redis(tmp_path) as redis,
+        postgres_deployment(tmp_path, postgres_url, redis.url) as deployment,
+    ):
+        deployment.env.update(NO_RATE_LIMITS)
+        (server,) = await asyncio.to_thread(start_servers, deployment, 1)
+        sockets: list[Socket] = []
+
+        async def scenario() -> None:
+            a_id, a_token = await sign_up(server, "alice")
+            b_id, b_token = await sign_up(server, "bob")
+            conversation = await create_direct(server, a_token, b_id)
+            b_socket = await open_ready("B", server, b_token)
+            sockets.append(b_socket)
+            sent = [await post_message(server, a_token, a_id, conversation, "before", "c0")]
+            await b_socket.wait_for("the live message", lambda: messages_of(b_socket, conversation))
+            held_version = sent[0]["version"]
+
+            redis.pause()
+            try:
+                for index in range(1, 4):
+                    started = time.monotonic()
+                    sent.append(
+                        await post_message(
+                            server, a_token, a_id, conversation, f"hung {index}", f"c{index}"
+                        )
+                    )
+                    elapsed = time.monotonic() - started
+                    assert elapsed < 2.5, f"a send waited {elapsed:.1f} s on the hung Redis"
+                started = time.monotonic()
+                replay = await socket_sync(b_socket, conversation, held_version)
+                assert [m["id"] for m in replay] == [m["id"] for m in sent[1:]], replay
+                assert time.monotonic() - started < 5, "the database-only sync waited on Redis"
+                started = time.monotonic()
+                status, _ = await asyncio.to_thread(http_json, "GET", server.url + "/readyz")
+                assert status == 503 and time.monotonic() - started < 3
+            finally:
+                redis.resume()
+
+            # Resumed with its data: live again, and nothing is lost.
+            async def live_again() -> bool:
+                client_id = f"after-{time.monotonic_ns()}"
+                message = await post_message(
+                    server, a_token, a_id, conversation, "after", client_id
+                )
+                sent.append(message)
+                await asyncio.sleep(0.5)
+                return any(m["id"] == message["id"] for m in messages_of(b_socket, conversation))
+
+            deadline = time.monotonic() + 15
+            while not await live_again():
+                assert time.monotonic() < deadline, "no live event after Redis resumed"
+            stored = await history(server, b_token, conversation)
+            assert [m["id"] for m in stored] == [m["id"] for m in sent]
+            assert CRASH not in server.log()
+
+        try:
+            await bounded(deployment, scenario)
+        finally:
+            await close_all(sockets)
+
+
 async def test_postgres_unreachable(tmp_path, postgres_url, redis_url):
     """PostgreSQL refuses connections (and the open ones are reset), then
     swallows them (no answer at all): the API answers 503 service_unavailable

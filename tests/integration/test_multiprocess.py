@@ -492,3 +492,45 @@ async def test_socket_open_longer_than_group_expiry_still_gets_events(deployment
             await b_socket.close()
 
     await bounded(deployment, scenario)
+
+
+async def test_revoking_a_token_closes_its_sockets_on_every_process(deployment):
+    """A token revoked through one process closes, within a second, the
+    sockets opened with it on the other process (4401), and only those."""
+    first, second = await asyncio.to_thread(start_servers, deployment, 2)
+
+    async def scenario() -> None:
+        _, a_token = await sign_up(first, "alice")
+        b_id, b_token = await sign_up(first, "bob")
+        conversation = await create_direct(first, a_token, b_id)
+        me = await api(first, "GET", "/api/users/me", token=a_token)
+        second_token = await another_token(first, me["username"])
+        revoked = await open_socket("A on the second process", second, a_token)
+        kept = await open_socket("A with another token", second, second_token)
+        bob = await open_socket("B", first, b_token)
+        await barrier(bob, [revoked, kept], conversation)
+        tokens = await api(first, "GET", "/api/auth/tokens", token=second_token)
+        token_id = next(t["id"] for t in tokens if a_token.startswith(t["prefix"]))
+        started = asyncio.get_running_loop().time()
+        await api(first, "DELETE", f"/api/auth/tokens/{token_id}", token=second_token)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(revoked.reader), 1.5)
+        elapsed = asyncio.get_running_loop().time() - started
+        assert revoked.reader.done(), f"still open {elapsed:.1f} s after the revocation"
+        assert revoked.connection.close_code == 4401
+        # The other token's socket, and bob's, still get events.
+        await post_message(first, b_token, b_id, conversation, "still here", "k1")
+        await kept.wait_for("the message after", lambda: message_frames(kept, conversation))
+        assert not revoked.of_type("credential.revoked") and not kept.of_type("credential.revoked")
+        for socket in (kept, bob):
+            await socket.close()
+
+    await bounded(deployment, scenario)
+
+
+async def another_token(server: Server, username: str) -> str:
+    """A second token for an account that sign_up made (same password)."""
+    body = await api(
+        server, "POST", "/api/auth/token", {"username": username, "password": PASSWORD}
+    )
+    return body["token"]
