@@ -75,7 +75,11 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are listed and revoked here; keys are never shown (only hashes are stored)."""
+    """Tokens are listed, looked at and revoked here (the action, through
+    users.services.revoke_token, which closes their sockets); nothing on a
+    token is edited (a live token is never reassigned to another user) and
+    none is deleted (revoked ones stay on record). Keys are never shown
+    (only hashes are stored)."""
 
     list_display = [
         "prefix",
@@ -92,6 +96,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
     actions = ["revoke"]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj: ApiToken | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj: ApiToken | None = None) -> bool:
         return False
 
     @admin.action(description="Revoke the selected tokens")

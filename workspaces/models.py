@@ -12,13 +12,10 @@ DEFAULT_WORKSPACE_SLUG = "default"
 
 class WorkspaceManager(models.Manager):
     def default(self) -> "Workspace":
-        """The default workspace. Migration 0002 creates it; it is created
-        again here if it is gone (a test database flushed between tests), so
-        nothing that creates a conversation has to name a workspace."""
-        workspace, _ = self.get_or_create(
-            slug=DEFAULT_WORKSPACE_SLUG, defaults={"name": "Default workspace"}
-        )
-        return workspace
+        """The default workspace (workspaces.services.default_workspace)."""
+        from workspaces import services  # the services import the models
+
+        return services.default_workspace()
 
 
 class Workspace(models.Model):
@@ -40,7 +37,8 @@ class Workspace(models.Model):
 
 
 def default_workspace_id() -> int:
-    """The default of Conversation.workspace (and Tag.workspace)."""
+    """The default of Conversation.workspace (and Tag.workspace): the default
+    workspace, which the workspaces service recreates if it is gone."""
     return Workspace.objects.default().pk
 
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from users.models import User, hash_token
-from workspaces.models import ApiKey, Workspace
+from workspaces.models import DEFAULT_WORKSPACE_SLUG, ApiKey, Workspace
 
 KEY_LAST_USED_GRANULARITY = timedelta(minutes=1)
 
@@ -23,6 +23,18 @@ def save_workspace(workspace: Workspace) -> Workspace:
 
 def create_workspace(*, name: str, slug: str) -> Workspace:
     return save_workspace(Workspace(name=name, slug=slug))
+
+
+def default_workspace() -> Workspace:
+    """The default workspace, where conversations go when none is named.
+    Migration 0002 creates it; it is created again here if it is gone (a test
+    database flushed between tests), so nothing that creates a conversation
+    has to name a workspace. Safe under concurrency (get_or_create retries a
+    lost race on the unique slug)."""
+    workspace, _ = Workspace.objects.get_or_create(
+        slug=DEFAULT_WORKSPACE_SLUG, defaults={"name": "Default workspace"}
+    )
+    return workspace
 
 
 def create_api_key(

@@ -11,6 +11,7 @@ from conversations.models import Conversation
 from conversations.services import create_conversation
 from messaging.models import Message
 from messaging.services import import_messages, send_message
+from users import services as user_services
 from users.models import User
 
 DEMO_PASSWORD = "chat-demo-pass"
@@ -57,15 +58,15 @@ class Command(BaseCommand):
             self.bulk_load(alice, [alice, bob, carol], messages, batch_size)
 
     def demo_users(self) -> dict[str, User]:
+        """The demo users, signed up through the sign-up service the first time."""
         users = {}
         with transaction.atomic():
             for username, display_name in DEMO_USERS:
-                user, created = User.objects.get_or_create(
-                    username=username, defaults={"display_name": display_name}
-                )
-                if created:
-                    user.set_password(DEMO_PASSWORD)
-                    user.save(update_fields=["password"])
+                user = User.objects.filter(username=username).first()
+                if user is None:
+                    user = user_services.register_user(
+                        username=username, password=DEMO_PASSWORD, display_name=display_name
+                    )
                 users[username] = user
         return users
 
