@@ -1,6 +1,7 @@
 """Writes to conversations and memberships. Views, consumers and the admin
 call these; none of them writes conversation rows themselves."""
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -205,8 +206,36 @@ def post_system_message(conversation: Conversation, text: str) -> None:
     send_message(sender=None, conversation=conversation, text=text, kind=Message.Kind.SYSTEM)
 
 
+SYSTEM_NAME_MAX = 64
+ZERO_WIDTH_JOINER = "\u200d"  # joins emoji sequences (👩‍💻): kept
+
+
+def name_for_system_text(name: str) -> str:
+    """A display name as system text quotes it: one line (each run of
+    whitespace, line breaks and control characters becomes one space;
+    invisible format characters such as bidi overrides are dropped) of at
+    most SYSTEM_NAME_MAX characters, cut with an ellipsis. A display name is
+    free-form: unbounded, it could write a notice of its own into the
+    conversation ("…\n\nSECURITY NOTICE: sign in at https://…")."""
+    characters = []
+    for character in name:
+        category = unicodedata.category(character)
+        if character.isspace() or category in {"Cc", "Zl", "Zp"}:
+            characters.append(" ")
+        elif category != "Cf" or character == ZERO_WIDTH_JOINER:
+            characters.append(character)
+    line = " ".join("".join(characters).split())
+    if len(line) > SYSTEM_NAME_MAX:
+        line = line[: SYSTEM_NAME_MAX - 1].rstrip() + "…"
+    return line
+
+
 def actor_suffix(actor: User | None) -> str:
-    return f" by {actor.name}" if actor is not None else ""
+    """The 'by <name>' of a system text; the username stands in for a display
+    name with nothing visible in it."""
+    if actor is None:
+        return ""
+    return f" by {name_for_system_text(actor.name) or name_for_system_text(actor.username)}"
 
 
 def change_status(conversation: Conversation, *, to: str, closed_at, announcement: str) -> bool:

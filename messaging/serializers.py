@@ -27,7 +27,8 @@ class MessageSerializer(serializers.ModelSerializer):
         source="sender_id",
         read_only=True,
         allow_null=True,
-        help_text="null for system messages",
+        help_text="null for system messages (kind system) and for the messages of a deleted "
+        "user (kind text: shown as from a deleted user)",
     )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     editedAt = serializers.DateTimeField(source="edited_at", read_only=True, allow_null=True)

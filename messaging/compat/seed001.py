@@ -37,11 +37,13 @@ INTERNAL_ERROR = "Internal server error"
 
 def sender_role(message: Message, roles: dict[int, str]) -> str:
     """system for system messages; customer for a member whose role is
-    customer; agent for everyone else who writes (agents, bots, and the
-    members of ordinary conversations)."""
-    if message.sender_id is None or message.kind == Message.Kind.SYSTEM:
+    customer, and for a deleted user (their role went with their membership:
+    customer does not attribute their words to the business); agent for
+    everyone else who writes (agents, bots, and the members of ordinary
+    conversations)."""
+    if message.kind == Message.Kind.SYSTEM:
         return "system"
-    if roles.get(message.sender_id) == Membership.Role.CUSTOMER:
+    if message.sender_id is None or roles.get(message.sender_id) == Membership.Role.CUSTOMER:
         return "customer"
     return "agent"
 
@@ -65,7 +67,8 @@ def render_message(message: Message, roles: dict[int, str]) -> dict[str, Any]:
 class AsappSenderSerializer(serializers.Serializer):
     role = serializers.ChoiceField(
         choices=ROLES,
-        help_text="system for system messages, customer for customers, agent for the others.",
+        help_text="system for system messages, customer for customers (and deleted users), "
+        "agent for the others.",
     )
     externalId = serializers.CharField(allow_null=True, help_text="The sender's external id.")
 

@@ -5,8 +5,9 @@ Authenticated by `Authorization: Bearer <API key secret>`. A JSON array of
 the conversation's messages that are not deleted, oldest first, paged as
 documented: `page` (from 1, default 1) and `per_page` (default 20, at most
 100); out-of-range or non-integer values are a 400. Each message:
-`id` (integer), `message`, `userId`, `isUser` (false for bots and system
-messages), `type` (text or system), `createdOn`. The seed documents no error
+`id` (integer), `message`, `userId` (null for system messages and deleted
+users), `isUser` (false for bots and system messages; true for a deleted
+user), `type` (text or system), `createdOn`. The seed documents no error
 bodies, so errors are this server's envelope. A `Link` header names the
 next and previous pages.
 """
@@ -37,9 +38,9 @@ def render_message(message: Message) -> dict[str, Any]:
         "id": message.pk,
         "message": message.text,
         "userId": foreign_user_id(message.sender),
-        "isUser": message.sender is not None
-        and not message.sender.is_bot
-        and message.kind != Message.Kind.SYSTEM,
+        # A deleted sender (null) counts as a person: only `kind` makes a system message.
+        "isUser": message.kind != Message.Kind.SYSTEM
+        and not (message.sender is not None and message.sender.is_bot),
         "type": message.kind,
         "createdOn": iso(message.created_at),
     }
@@ -60,7 +61,9 @@ class BotujPageSerializer(serializers.Serializer):
 class BotujMessageSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The message's id.")
     message = serializers.CharField(help_text="The text.")
-    userId = serializers.CharField(allow_null=True, help_text="The sender; null for system.")
+    userId = serializers.CharField(
+        allow_null=True, help_text="The sender; null for system messages and deleted users."
+    )
     isUser = serializers.BooleanField(help_text="From a person (false: a bot or the system).")
     type = serializers.ChoiceField(choices=Message.Kind.choices)
     createdOn = serializers.DateTimeField()

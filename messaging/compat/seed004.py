@@ -37,8 +37,11 @@ USER_ID_HEADER = "userId"
 
 
 def message_type(message: Message) -> str:
-    """query: asked by a person; response: answered by a bot (or the system)."""
-    if message.sender is None or message.sender.is_bot or message.kind == Message.Kind.SYSTEM:
+    """query: asked by a person (a deleted user too); response: answered by a
+    bot or the system (`kind`, not a missing sender, makes a system message)."""
+    if message.kind == Message.Kind.SYSTEM or (
+        message.sender is not None and message.sender.is_bot
+    ):
         return "response"
     return "query"
 
