@@ -32,8 +32,20 @@ def message_name(frame_type: str, direction: str) -> str:
     return prefix + "".join(part.title() for part in frame_type.split("."))
 
 
+DEFAULT_HOST = "127.0.0.1:8000"
+SERVER_DESCRIPTION = "The server this document is served by."
+
+
+def asyncapi_document(host: str = DEFAULT_HOST, protocol: str = "ws") -> dict[str, Any]:
+    """The document, with `host` (and ws or wss) as its server: the host that
+    serves it at /api/asyncapi.json (views.asyncapi_json), `make run`'s by default."""
+    server = {"host": host, "protocol": protocol, "description": SERVER_DESCRIPTION}
+    return {**frames_document(), "servers": {"chat": server}}
+
+
 @cache
-def asyncapi_document() -> dict[str, Any]:
+def frames_document() -> dict[str, Any]:
+    """Everything but the server: built once per process."""
     generator = SchemaGenerator()
     generator.parse(None, True)
     inspector = AutoSchema()
@@ -78,15 +90,19 @@ def asyncapi_document() -> dict[str, Any]:
             "version": "1.0.0",
             "description": "One socket per client carries the live events of all the caller's "
             "conversations. Authenticate with the session cookie or an `Authorization: Bearer "
-            "<key>` header; unauthenticated sockets are closed with code 4401, frames over "
-            "64 KB with 4413. Sends (per user, shared with REST) and frames (per socket) are "
+            "<key>` header; unauthenticated sockets are closed with code 4401, and so is a "
+            "socket whose credential goes away (its token revoked or rotated, its session "
+            "logged out, the password changed, the user deactivated or deleted): no frame is "
+            "served once it is gone. A user's sockets beyond CHAT_WS_MAX_SOCKETS (20) are "
+            "closed with 4409. One `sync` is in flight per socket: another is answered with "
+            "`error` code `sync_in_progress` (409). Frames over 64 KB are closed with 4413. "
+            "Sends (per user, shared with REST) and frames (per socket) are "
             "rate-limited: an `error` frame with code `throttled`, status 429 and "
             "`details.retryAfterSeconds`; a socket that keeps sending as many frames again is "
             "closed with 4429. A socket whose Redis or database fails under it is closed with "
             "4503: reconnect and sync. Message events of a conversation arrive in `version` "
             'order. See README "WebSocket", "Limits and throttling" and "Faults".',
         },
-        "servers": {"local": {"host": "127.0.0.1:8000", "protocol": "ws"}},
         "channels": {
             "chat": {
                 "address": "/ws/chat/",

@@ -64,6 +64,12 @@ class UserAdmin(DjangoUserAdmin):
         was_active = form.initial.get("is_active") if change else None
         services.save_user_account(user=obj, was_active=was_active)
 
+    def get_deleted_objects(self, objs, request):
+        """Tokens cannot be deleted on their own (ApiTokenAdmin), but they go
+        with their user: not a permission the admin deleting a user lacks."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, perms_needed - {ApiToken._meta.verbose_name}, protected
+
     def delete_model(self, request, obj: User) -> None:
         services.delete_user(user=obj)
 

@@ -321,22 +321,6 @@ async def test_a_second_sync_while_one_is_in_flight_is_refused(sockets):
     assert [frame["version"] for frame in again] == [999, 1000]
 
 
-async def test_sends_are_served_while_a_long_sync_runs(sockets):
-    user, other = await person(), await person()
-    conversation = await make_conversation(user, other)
-    await long_history(conversation, other, 1000)
-    communicator, _, _ = await token_socket(sockets, user)
-    await communicator.send_json_to(
-        {"type": "sync", "conversationId": str(conversation.pk), "sinceVersion": 0}
-    )
-    await communicator.send_json_to(send_frame(conversation, "during the sync", "c-9"))
-    frames = []
-    while len([f for f in frames if f["type"] in ("sync.done", "message.ack")]) < 2:
-        frames.append(await communicator.receive_json_from(timeout=10))
-    ack = next(f for f in frames if f["type"] == "message.ack")
-    assert ack["clientMessageId"] == "c-9"
-
-
 async def test_sockets_per_user_are_capped(sockets, settings):
     settings.CHAT_WS_MAX_SOCKETS = 2
     user = await person()
