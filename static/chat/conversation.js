@@ -1,7 +1,7 @@
 // One conversation: live messages, sending, typing, read receipts, older
 // history on scroll, and catch-up by version after a reconnect. Message text
 // only ever enters the page through textContent.
-import { connectLive, formatTime, pageData, setPresence } from "./live.js";
+import { connectLive, formatTime, pageData, resetPresence, setPresence } from "./live.js";
 
 const data = pageData();
 const conversationId = data.conversationId;
@@ -40,7 +40,7 @@ let typingDeferred = null;
 
 for (const message of data.messages) versions.set(message.id, message.version);
 for (const time of list.querySelectorAll("time")) time.textContent = formatTime(time.getAttribute("datetime"));
-for (const userId of data.online) setPresence(userId, true);
+resetPresence(data.online);
 
 function nameOf(userId) {
   return userId === null ? "System" : data.members[userId] || `User ${userId}`;

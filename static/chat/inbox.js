@@ -2,7 +2,14 @@
 // Frames update it as they come; a resync (GET /api/conversations) puts it
 // right after anything the page could have missed: a reconnect, a return
 // from the back/forward cache, a conversation it does not show yet.
-import { connectLive, formatTime, pageData, setPresence } from "./live.js";
+import {
+  connectLive,
+  formatTime,
+  pageData,
+  repaintPresence,
+  resetPresence,
+  setPresence,
+} from "./live.js";
 
 const data = pageData();
 const list = document.getElementById("conversation-list");
@@ -11,7 +18,7 @@ const emptyNote = document.getElementById("empty-inbox");
 for (const time of list.querySelectorAll("time.last-time")) {
   time.textContent = formatTime(time.getAttribute("datetime"));
 }
-for (const userId of data.online) setPresence(userId, true);
+resetPresence(data.online);
 
 function rowFor(conversationId) {
   return list.querySelector(`li[data-conversation-id="${CSS.escape(conversationId)}"]`);
@@ -155,6 +162,7 @@ function applySnapshot(conversations, names) {
     if (list.children[index] !== row) list.insertBefore(row, list.children[index] || null);
   });
   emptyNote.hidden = rows.length > 0;
+  repaintPresence();
 }
 
 let resyncing = false;

@@ -32,6 +32,8 @@ export function connectLive({ onFrame, onOpen, statusElement }) {
     current.addEventListener("open", () => {
       attempt = 0;
       showState("online", "Connected");
+      // The server now sends a `presence` frame for each member online.
+      resetPresence();
       if (onOpen) onOpen();
       while (outbox.length && socket.readyState === WebSocket.OPEN) socket.send(outbox.shift());
     });
@@ -47,6 +49,7 @@ export function connectLive({ onFrame, onOpen, statusElement }) {
     current.addEventListener("close", (event) => {
       // A socket already replaced (the page reopened one on `pageshow`) is history.
       if (stopped || current !== socket) return;
+      forgetPresence();
       if (event.code === 4401) {
         showState("offline", "Signed out: reload to log in again");
         return;
@@ -84,13 +87,47 @@ export function connectLive({ onFrame, onOpen, statusElement }) {
   };
 }
 
-export function setPresence(userId, online) {
+// Presence as the server last told it: user id -> online. Nobody is in it
+// while the socket is down: what the page cannot hear about is shown as
+// unknown (a hollow dot, "presence unknown"), never as a stale green.
+const presence = new Map();
+
+function paintPresence(userId) {
+  const state = presence.has(userId) ? (presence.get(userId) ? "online" : "offline") : "unknown";
   for (const dot of document.querySelectorAll(`.dot[data-user-id="${CSS.escape(userId)}"]`)) {
-    dot.classList.toggle("online", online);
+    dot.classList.toggle("online", state === "online");
+    dot.classList.toggle("unknown", state === "unknown");
   }
   for (const text of document.querySelectorAll(`.presence-text[data-user-id="${CSS.escape(userId)}"]`)) {
-    text.textContent = online ? " (online)" : " (offline)";
+    text.textContent = state === "unknown" ? " (presence unknown)" : ` (${state})`;
   }
+}
+
+function usersShown() {
+  const ids = [...document.querySelectorAll(".dot[data-user-id], .presence-text[data-user-id]")];
+  return new Set(ids.map((element) => element.dataset.userId));
+}
+
+export function setPresence(userId, online) {
+  presence.set(String(userId), online);
+  paintPresence(String(userId));
+}
+
+// Everyone on the page offline except `onlineIds`: the server's presence
+// frames (or the page's data) name only who is online.
+export function resetPresence(onlineIds = []) {
+  const online = new Set(onlineIds.map(String));
+  for (const userId of usersShown()) setPresence(userId, online.has(userId));
+}
+
+function forgetPresence() {
+  presence.clear();
+  for (const userId of usersShown()) paintPresence(userId);
+}
+
+// Paints dots added to the page since (users not heard of are unknown).
+export function repaintPresence() {
+  for (const userId of usersShown()) paintPresence(userId);
 }
 
 export function formatTime(iso) {

@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
 
 from conftest import CHROMIUM, require_service
 from tests.live_server import ROOT, Deployment, Server, sqlite_deployment
@@ -43,6 +50,8 @@ WEBSOCKET_CACHED = re.compile(r"WebSocket connection to .* failed: Page entered 
 SCREENSHOTS = ROOT / (
     "docs" if os.environ.get("CHAT_UPDATE_SCREENSHOTS") == "1" else "test-results"
 )
+
+RESULTS = ROOT / "test-results"
 
 expect.set_options(timeout=TIMEOUT)
 _serial = itertools.count(1)
@@ -94,6 +103,34 @@ class BrowserLog:
 
     def unexpected(self) -> list[str]:
         return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
+
+
+class SocketSwitch:
+    """Routes a browser context's sockets through Playwright so that a test can
+    cut them, as a network drop would, while the server keeps running
+    (`set_offline` leaves open sockets alone). While cut, every new socket is
+    closed at once with 1006, as a connection that cannot be made."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.up = True
+        self.routes: list[WebSocketRoute] = []
+        context.route_web_socket(re.compile(r"/ws/chat/$"), self.route)
+
+    def route(self, socket: WebSocketRoute) -> None:
+        if self.up:
+            socket.connect_to_server()
+            self.routes.append(socket)
+        else:
+            socket.close(code=1006)
+
+    def cut(self) -> None:
+        self.up = False
+        for socket in self.routes:
+            socket.close(code=1006)
+        self.routes.clear()
+
+    def restore(self) -> None:
+        self.up = True
 
 
 @dataclass
@@ -520,6 +557,16 @@ def test_screenshots(sign_up):
         assert (SCREENSHOTS / name).stat().st_size > 10_000
 
 
+def screenshot_at_both_widths(page: Page, name: str) -> None:
+    """test-results/<name>-1280.png and <name>-375.png, for a person to look at."""
+    viewport = page.viewport_size
+    for width, height in ((1280, 800), (PHONE["width"], PHONE["height"])):
+        page.set_viewport_size({"width": width, "height": height})
+        RESULTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(RESULTS / f"{name}-{width}.png"))
+    page.set_viewport_size(viewport)
+
+
 def presence_dot(page: Page, user: Person):
     return page.locator(f'.members .dot[data-user-id="{user.id}"]')
 
@@ -690,3 +737,33 @@ def test_seen_shows_when_the_reply_comes_over_rest(sign_up, live: Live):
     seen_in = "document.getElementById('seen').closest('li.message').querySelector('.text')"
     assert alice.page.evaluate(f"{seen_in}.textContent") == "are you there?"
     assert alice.page.evaluate("window.__sameDocument") is True
+
+
+def test_presence_is_unknown_while_disconnected_and_fresh_after(pair):
+    ann, ben, path = pair
+    switch = SocketSwitch(ann.context)
+    ann.open(path)  # now through the switch
+    dot, text = (
+        presence_dot(ann.page, ben),
+        ann.page.locator(f'.presence-text[data-user-id="{ben.id}"]'),
+    )
+    expect(dot).to_have_class(re.compile(r"\bonline\b"))
+    expect(text).to_have_text(" (online)")
+
+    switch.cut()
+    expect(ann.page.locator("#connection")).to_have_attribute("data-state", "offline")
+    for who in (ben, ann):
+        expect(presence_dot(ann.page, who)).not_to_have_class(re.compile(r"\bonline\b"))
+        expect(presence_dot(ann.page, who)).to_have_class(re.compile(r"\bunknown\b"))
+    expect(text).to_have_text(" (presence unknown)")
+    screenshot_at_both_widths(ann.page, "presence-unknown")
+
+    # Ben leaves while Ann cannot hear it: back online, she must not see him green.
+    ben.context.close()
+    switch.restore()
+    expect(ann.page.locator("#connection")).to_have_attribute(
+        "data-state", "online", timeout=RECONNECT_TIMEOUT
+    )
+    expect(presence_dot(ann.page, ann)).to_have_class(re.compile(r"\bonline\b"))
+    expect(dot).not_to_have_class(re.compile(r"\b(online|unknown)\b"))
+    expect(text).to_have_text(" (offline)")
