@@ -550,6 +550,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if event["frameType"] == "membership.removed":
             await self.leave(int(event["conversationId"]))
             return
+        if event["frameType"] == "conversation.deleted":
+            # Left, and told to the client, which drops it from its lists.
+            await self.leave(int(event["conversationId"]))
         if event["frameType"] == "typing" and event.get("userId") == str(self.user.pk):
             return
         if event["frameType"] in MESSAGE_EVENTS and event.get("version") is not None:

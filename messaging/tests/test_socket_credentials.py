@@ -16,6 +16,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chatproject.asgi import application
+from conversations.services import delete_conversations
 from messaging.models import Message
 from messaging.tests.test_consumer import (
     HOST,
@@ -351,3 +352,19 @@ async def test_a_deeply_nested_frame_is_bad_json_and_the_socket_stays_open(socke
     error = await communicator.receive_json_from(timeout=TIMEOUT)
     assert error["code"] == "bad_json", error
     await still_served(communicator)
+
+
+async def test_a_deleted_conversation_is_told_to_its_members_sockets_and_left(sockets):
+    user, other = await person(), await person()
+    conversation = await make_conversation(user, other)
+    communicator, _, _ = await token_socket(sockets, user)
+
+    await database_sync_to_async(delete_conversations)(conversations=[conversation])
+    frame, _ = await receive_until(communicator, "conversation.deleted")
+    assert frame == {"type": "conversation.deleted", "conversationId": str(conversation.pk)}
+    # Its group is left: a frame for it is refused like any conversation one is not in.
+    await communicator.send_json_to(
+        {"type": "typing", "conversationId": str(conversation.pk), "active": True}
+    )
+    error, _ = await receive_until(communicator, "error")
+    assert error["status"] == 403, error
