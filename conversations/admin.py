@@ -24,7 +24,8 @@ class ConversationAdmin(admin.ModelAdmin):
     """Edits go through conversations.services: the details with
     update_conversation, tags with set_conversation_tags, members with the
     membership services, status with the close and reopen actions (which
-    post a system message to the conversation)."""
+    post a system message to the conversation), deletes with
+    delete_conversations (members' sockets are told)."""
 
     list_display = [
         "id",
@@ -134,6 +135,12 @@ class ConversationAdmin(admin.ModelAdmin):
                 )
             else:
                 services.set_member_role(membership, membership.role)
+
+    def delete_model(self, request: HttpRequest, obj: Conversation) -> None:
+        services.delete_conversations(conversations=[obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        services.delete_conversations(conversations=queryset)
 
     def run_service(self, request: HttpRequest, action: Callable[[], object]) -> None:
         """Run a service call; its validation error is shown as a message

@@ -372,6 +372,23 @@ def set_member_role(membership: Membership, role: str) -> Membership:
 
 
 @transaction.atomic
+def delete_conversations(*, conversations: Iterable[Conversation]) -> int:
+    """Delete conversations with their messages and memberships, in one
+    transaction; after the commit each member's sockets get
+    `conversation.deleted` (and leave it). Returns how many were deleted."""
+    conversations = list(conversations)
+    members: dict[int, list[int]] = {conversation.pk: [] for conversation in conversations}
+    for conversation_id, user_id in Membership.objects.filter(
+        conversation__in=conversations
+    ).values_list("conversation_id", "user_id"):
+        members[conversation_id].append(user_id)
+    Conversation.objects.filter(pk__in=list(members)).delete()
+    for conversation_id, user_ids in members.items():
+        events.publish_conversation_deleted(conversation_id, user_ids)
+    return len(members)
+
+
+@transaction.atomic
 def remove_member(membership: Membership) -> None:
     """Remove a member; their messages stay (with their sender). Their open
     sockets are told to leave the conversation (they keep their memberships

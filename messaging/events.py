@@ -151,3 +151,9 @@ def online_presence_frames(conversation_ids: list[int]) -> list[dict[str, Any]]:
     return [
         presence_frame(user_id, online=True, last_seen_at=None) for user_id in sorted(set(online))
     ]
+
+
+def publish_conversation_deleted(conversation_id: int, member_ids: Iterable[int]) -> None:
+    """To each member's sockets: the conversation is gone (they leave its group)."""
+    frame = {"type": "conversation.deleted", "conversationId": str(conversation_id)}
+    publish_on_commit([user_group(user_id) for user_id in member_ids], frame)

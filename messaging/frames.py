@@ -85,6 +85,13 @@ class ConversationNewFrame(serializers.Serializer):
     conversation = ConversationSerializer()
 
 
+class ConversationDeletedFrame(serializers.Serializer):
+    """The conversation was deleted (by an admin): forget it."""
+
+    type = serializers.CharField()
+    conversationId = serializers.CharField()
+
+
 class SyncDoneFrame(serializers.Serializer):
     type = serializers.CharField()
     conversationId = serializers.CharField()
@@ -110,6 +117,7 @@ SERVER_FRAMES = {
     "read": ReadEventFrame,
     "presence": PresenceFrame,
     "conversation.new": ConversationNewFrame,
+    "conversation.deleted": ConversationDeletedFrame,
     "sync.done": SyncDoneFrame,
     "error": ErrorFrame,
 }

@@ -8,7 +8,7 @@ from channels.testing import WebsocketCommunicator
 from jsonschema import Draft202012Validator
 
 from chatproject.asgi import application
-from conversations.services import create_conversation
+from conversations.services import create_conversation, delete_conversations
 from messaging import services
 from messaging.asyncapi import asyncapi_document
 from messaging.frames import CLIENT_FRAMES, SERVER_FRAMES
@@ -76,9 +76,11 @@ async def test_every_frame_the_server_sends_matches_the_document():
     message = await database_sync_to_async(Message.objects.get)(conversation=conversation, seq=1)
     await sync_to_async(services.edit_message)(actor=alice, message=message, text="hello")
     await sync_to_async(services.delete_message)(actor=alice, message=message)
-    await sync_to_async(create_conversation)(
+    group, _ = await sync_to_async(create_conversation)(
         creator=alice, member_ids=[bob.pk, (await database_sync_to_async(UserFactory)()).pk]
     )
+    await drain(bob_socket, frames)  # joined before it goes
+    await sync_to_async(delete_conversations)(conversations=[group])
     await bob_socket.send_json_to({"type": "sync", "conversationId": cid, "sinceVersion": 0})
     await bob_socket.send_to(text_data="not json")
     await alice_socket.disconnect()
