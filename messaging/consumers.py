@@ -31,8 +31,12 @@ from messaging import events, layer_guard, ordering, selectors, services
 from messaging.frames import CLIENT_FRAMES
 from messaging.serializers import MessageSerializer
 from users import services as user_services
-from users.credentials import CLOSE_CREDENTIAL_REVOKED, REVOKED, SocketCredential
-from users.credentials import credential_for_scope as socket_credential
+from users.credentials import (
+    CLOSE_CREDENTIAL_REVOKED,
+    REVOKED,
+    SocketCredential,
+    credential_for_scope,
+)
 
 logger = logging.getLogger("messaging.consumers")
 
@@ -67,7 +71,6 @@ def require_credential(credential: SocketCredential) -> None:
 
 @dataclass
 class OpenedSocket:
-    credential: SocketCredential
     versions: dict[int, int]  # the user's conversations and their last versions
     became_online: bool
     presence: list[dict]  # presence frames of the conversations' online members
@@ -75,19 +78,15 @@ class OpenedSocket:
 
 
 @database_sync_to_async
-def open_socket_state(scope, channel_name: str) -> OpenedSocket:
+def open_socket_state(user, channel_name: str) -> OpenedSocket:
     """Everything a new socket needs from the database, in one hop to the
     process's sync thread (each hop queues behind every other socket's
     database work)."""
-    user = scope["user"]
-    credential = socket_credential(scope)
     if user_services.live_sockets().filter(user=user).count() >= settings.CHAT_WS_MAX_SOCKETS:
-        return OpenedSocket(credential, {}, False, [], refused=True)
+        return OpenedSocket({}, False, [], refused=True)
     versions = dict(user.memberships.values_list("conversation_id", "conversation__last_version"))
     became_online = user_services.socket_opened(user, channel_name)
-    return OpenedSocket(
-        credential, versions, became_online, events.online_presence_frames(list(versions))
-    )
+    return OpenedSocket(versions, became_online, events.online_presence_frames(list(versions)))
 
 
 @database_sync_to_async
@@ -289,22 +288,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        opened = await open_socket_state(self.scope, self.channel_name)
+        opened = await open_socket_state(user, self.channel_name)
         if opened.refused:
             await self.accept()
             await self.close(code=CLOSE_TOO_MANY_SOCKETS)
             return
         self.user = user
-        self.credential = opened.credential
+        self.credential = credential_for_scope(self.scope)
         self.typing_sent_at: dict[int, float] = {}
         self.typing_in: set[int] = set()
         open_channels.add(self.channel_name)
         self.conversation_ids = set(opened.versions)
         self.in_order = ordering.InOrder(
-            lambda text: self.send(text_data=text),
-            lambda cid, since, limit: missed_frames(user, self.credential, cid, since, limit),
-            events.encode,
-            opened.versions,
+            self.send_live, self.missed_frames, events.encode, opened.versions
         )
         await self.group_add(events.user_group(user.pk))
         for conversation_id in self.conversation_ids:
@@ -321,6 +317,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
         group_expiry = getattr(self.channel_layer, "group_expiry", None)
         if group_expiry:
             self.group_refresher = asyncio.create_task(self.refresh_groups(group_expiry / 2))
+
+    async def send_live(self, text: str) -> None:
+        if not self.credential_gone:
+            await self.send(text_data=text)
+
+    async def missed_frames(self, conversation_id: int, since: int, limit: int) -> list[dict]:
+        """For ordering.InOrder: the frames a gap is filled with."""
+        try:
+            return await missed_frames(self.user, self.credential, conversation_id, since, limit)
+        except CredentialGone:
+            await self.close_for_credential()
+            return []
 
     async def refresh_groups(self, interval: float) -> None:
         """The layer drops a channel from a group `group_expiry` seconds after

@@ -39,13 +39,11 @@ def session_store(session_key: str | None):
 
 @dataclass(frozen=True)
 class SocketCredential:
-    """A socket's credential: a token (`token_id`) or a session (the digest of
-    its key, and the user's session hash it was signed in with)."""
+    """A socket's credential: a token (`token_id`) or a session (its key)."""
 
     user_id: int
     token_id: int | None = None
     session_key: str | None = None
-    session_hash: str = ""
 
     @property
     def session_id(self) -> str | None:
@@ -85,8 +83,7 @@ class SocketCredential:
 
 def credential_for_scope(scope: dict[str, Any]) -> SocketCredential:
     """The credential of an authenticated handshake (after the auth
-    middleware): the token if one was used, else the session. Sync code: the
-    session may be read from its store."""
+    middleware): the token if one was used, else the session."""
     user = scope["user"]
     token_id = scope.get("auth_token_id")
     if token_id is not None:
@@ -94,11 +91,7 @@ def credential_for_scope(scope: dict[str, Any]) -> SocketCredential:
     session = scope.get("session")
     if session is None or not session.session_key:
         return SocketCredential(user_id=user.pk)
-    return SocketCredential(
-        user_id=user.pk,
-        session_key=session.session_key,
-        session_hash=session.get(HASH_SESSION_KEY, ""),
-    )
+    return SocketCredential(user_id=user.pk, session_key=session.session_key)
 
 
 def publish_revoked(user_id: int, **selector: Any) -> None:
