@@ -1,8 +1,10 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from rest_framework.exceptions import ValidationError
 
 from chatproject import throttling
+from chatproject.errors import flatten_message
 from conversations import selectors, services
 from conversations.forms import NewConversationForm
 from conversations.serializers import MemberConversationSerializer
@@ -37,10 +39,14 @@ def new_conversation(request: HttpRequest) -> HttpResponse:
             response = render(request, "chat/new_conversation.html", {"form": form}, status=429)
             response["Retry-After"] = str(exc.wait)
             return response
-        conversation, _ = services.create_conversation(
-            creator=request.user,
-            member_ids=[user.pk for user in form.cleaned_data["users"]],
-            title=form.cleaned_data["title"],
-        )
-        return redirect("conversation", conversation_id=conversation.pk)
+        try:
+            conversation, _ = services.create_conversation(
+                creator=request.user,
+                member_ids=[user.pk for user in form.cleaned_data["users"]],
+                title=form.cleaned_data["title"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, flatten_message(exc.detail))
+        else:
+            return redirect("conversation", conversation_id=conversation.pk)
     return render(request, "chat/new_conversation.html", {"form": form})

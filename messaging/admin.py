@@ -1,8 +1,12 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from rest_framework.exceptions import APIException
 
 from messaging import services
 from messaging.models import Message
+from messaging.serializers import parse_id
 
 
 class ConversationIdFilter(admin.SimpleListFilter):
@@ -18,15 +22,56 @@ class ConversationIdFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         value = self.value()
-        if value and value.isdigit():
-            return queryset.filter(conversation_id=int(value))
-        return queryset
+        if not value:
+            return queryset
+        conversation_id = parse_id(value)
+        if conversation_id is None:
+            # "²" or 23 digits: no conversation has that id.
+            return queryset.none()
+        return queryset.filter(conversation_id=conversation_id)
+
+
+class AddMessageForm(forms.ModelForm):
+    """The add page checks what the send service would refuse, so that it is
+    a form error and not a 500: the text (not blank, within the length
+    limit), and that a text message has a sender and a system message none
+    (a text message without one is a deleted user's)."""
+
+    text = forms.CharField(widget=forms.Textarea, strip=False)
+
+    class Meta:
+        model = Message
+        fields = ["conversation", "sender", "kind", "text"]
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"]
+        try:
+            services.validate_text(text)
+        except APIException as exc:
+            detail = exc.detail
+            problems = detail["text"] if isinstance(detail, dict) else [str(detail)]
+            raise forms.ValidationError(problems) from exc
+        return text
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        kind, sender = cleaned.get("kind"), cleaned.get("sender")
+        if kind == Message.Kind.TEXT and sender is None:
+            self.add_error("sender", "A text message needs a sender.")
+        if kind == Message.Kind.SYSTEM and sender is not None:
+            self.add_error("sender", "A system message has no sender.")
+        return cleaned
 
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     """Admin writes go through messaging.services, so they reach live sockets
-    and keep seq/version correct like any other send, edit or delete."""
+    and keep seq/version correct like any other send, edit or delete. An
+    existing message is read-only here (its sender edits it); system messages
+    and tombstones cannot be deleted, alone or in a bulk delete (which is
+    then refused as a whole: its confirmation page says so)."""
+
+    form = AddMessageForm
 
     list_display = [
         "id",
@@ -58,13 +103,19 @@ class MessageAdmin(admin.ModelAdmin):
     def short_text(self, message: Message) -> str:
         return message.text[:80]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Message | None = None):
-        """Messages are edited by their senders only; an admin adds and deletes."""
-        if obj is not None:
-            return self.fields
-        return self.readonly_fields
+    def has_change_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
+        """Messages are edited by their senders only: an existing one is shown
+        read-only, and a POST to its page is a 403 (saving it sent a copy)."""
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
+        if obj is not None and (obj.kind == Message.Kind.SYSTEM or obj.is_deleted):
+            return False
+        return super().has_delete_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Message, form, change: bool) -> None:
+        if change:
+            raise PermissionDenied("Messages are read-only here.")
         stored, _ = services.send_message(
             sender=obj.sender,
             conversation=obj.conversation,
@@ -77,5 +128,4 @@ class MessageAdmin(admin.ModelAdmin):
         services.delete_message(actor=request.user, message=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset) -> None:
-        for message in queryset:
-            services.delete_message(actor=request.user, message=message)
+        services.delete_messages(actor=request.user, messages=queryset)

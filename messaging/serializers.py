@@ -67,6 +67,14 @@ class MessageSerializer(serializers.ModelSerializer):
 ID_PATTERN = re.compile(r"^[0-9]{1,18}$")
 
 
+def parse_id(value: str | None) -> int | None:
+    """A database id written as digits (1 to 18 ASCII ones, around spaces), or
+    None for anything else ("²", "-1", a number too big for the database's
+    integer): an id that cannot exist is "not found", never a query."""
+    value = (value or "").strip()
+    return int(value) if ID_PATTERN.fullmatch(value) else None
+
+
 class IdField(serializers.RegexField):
     """An id as the API writes it: a string of digits (a JSON number is accepted too)."""
 

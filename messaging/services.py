@@ -152,6 +152,16 @@ def delete_message(*, actor: User, message: Message) -> Message:
     return current
 
 
+@transaction.atomic
+def delete_messages(*, actor: User, messages: Iterable[Message]) -> list[Message]:
+    """Delete several messages as one: every one is tombstoned, or none is
+    (a system message, one already deleted, one `actor` may not delete rolls
+    the whole back). Taken in conversation and seq order: announced in that
+    order, and concurrent bulk deletes lock conversations in the same order."""
+    ordered = sorted(messages, key=lambda message: (message.conversation_id, message.seq))
+    return [delete_message(actor=actor, message=message) for message in ordered]
+
+
 def import_messages(
     *,
     conversation: Conversation,

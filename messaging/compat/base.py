@@ -20,17 +20,6 @@ from users.models import User
 
 logger = logging.getLogger("messaging.compat")
 
-ID_MAX_DIGITS = 18
-
-
-def parse_id(value: str | None) -> int | None:
-    """A database id written as digits (what every seed's conversation id is
-    here), or None for anything else: an id that cannot exist is "not found"."""
-    value = (value or "").strip()
-    if not value.isascii() or not value.isdigit() or len(value) > ID_MAX_DIGITS:
-        return None
-    return int(value)
-
 
 def foreign_user_id(user: User | None) -> str | None:
     """How seeds 002-004 name a user: the user's external id when they have

@@ -26,8 +26,9 @@ from rest_framework.response import Response
 from conversations import selectors as conversation_selectors
 from conversations.models import Membership
 from messaging.compat.auth import AsappKeyAuthentication
-from messaging.compat.base import CompatView, iso, parse_id, whole_conversation
+from messaging.compat.base import CompatView, iso, whole_conversation
 from messaging.models import Message
+from messaging.serializers import parse_id
 
 ROLES = ["agent", "customer", "system"]
 

@@ -25,8 +25,9 @@ from chatproject.openapi import error_responses
 from conversations import selectors as conversation_selectors
 from messaging import selectors
 from messaging.compat.auth import BearerKeyAuthentication
-from messaging.compat.base import CompatView, foreign_user_id, iso, parse_id
+from messaging.compat.base import CompatView, foreign_user_id, iso
 from messaging.models import Message
+from messaging.serializers import parse_id
 
 PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 100

@@ -30,8 +30,9 @@ from chatproject.errors import ApiError
 from conversations import selectors as conversation_selectors
 from conversations.models import Conversation
 from messaging.compat.auth import XApiKeyAuthentication
-from messaging.compat.base import CompatView, foreign_user_id, iso, parse_id, whole_conversation
+from messaging.compat.base import CompatView, foreign_user_id, iso, whole_conversation
 from messaging.models import Message
+from messaging.serializers import parse_id
 
 USER_ID_HEADER = "userId"
 
