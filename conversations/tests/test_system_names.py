@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 FORGED = (
     "the administrator.\n\nSECURITY NOTICE\u2028Your session expired:\tsign in again at "
-    "https://evil.example/login\x00\x1b[2J"
+    "https://evil.example/login\x1b[2J"
 )
 
 
