@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     deployment = Deployment(env, work_dir)
     print(f"Benchmark database {database_url}, Redis {redis_url}; logs in {work_dir}")
     deployment.manage("migrate", "--no-input", "-v0")
-    deployment.manage("seed_demo")
+    deployment.manage("seed_demo", "--force")  # DEBUG is off here
     if "history" in only:
         missing = args.history_messages - history_size(database_url)
         if missing > 0:

@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "chatproject.middleware.RequestIdMiddleware",
     "chatproject.middleware.ApiErrorEnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "chatproject.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -6,7 +6,7 @@ from users.models import User
 
 
 def test_seed_demo_creates_users_conversations_and_bulk_messages(db, capsys):
-    call_command("seed_demo", "--messages", "1200", "--batch-size", "500")
+    call_command("seed_demo", "--force", "--messages", "1200", "--batch-size", "500")
     output = capsys.readouterr().out
     assert "chat-demo-pass" in output
     for username in ("alice", "bob", "carol"):
@@ -20,7 +20,7 @@ def test_seed_demo_creates_users_conversations_and_bulk_messages(db, capsys):
 
 
 def test_seed_demo_is_idempotent_and_appends_to_the_load(db, capsys):
-    call_command("seed_demo", "--messages", "10")
+    call_command("seed_demo", "--force", "--messages", "10")
     call_command("seed_demo", "--messages", "5")
     assert User.objects.filter(username__in=["alice", "bob", "carol"]).count() == 3
     assert Conversation.objects.filter(title="Team").count() == 1

@@ -1,9 +1,11 @@
 """Demo data: users with known passwords, a direct and a group conversation
-with a few messages, and optionally a bulk load of N messages."""
+with a few messages, and optionally a bulk load of N messages. With DEBUG
+off the users (public password) are created only with --force."""
 
 import itertools
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from tqdm import tqdm
 
@@ -34,8 +36,24 @@ class Command(BaseCommand):
             help="Bulk-load this many messages into the 'Load test' group conversation.",
         )
         parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Create the demo users even with DEBUG off (their password is public).",
+        )
 
-    def handle(self, *args, messages: int, batch_size: int, **options) -> None:
+    def handle(self, *args, messages: int, batch_size: int, force: bool, **options) -> None:
+        missing = {name for name, _ in DEMO_USERS} - set(
+            User.objects.filter(username__in=[name for name, _ in DEMO_USERS]).values_list(
+                "username", flat=True
+            )
+        )
+        if missing and not settings.DEBUG and not force:
+            raise CommandError(
+                f"DEBUG is off: this looks like a production database, and the demo users "
+                f"({', '.join(sorted(missing))}) would sign in with the public password "
+                f"{DEMO_PASSWORD!r}. Run with --force to create them anyway."
+            )
         users = self.demo_users()
         alice, bob, carol = (users[name] for name, _ in DEMO_USERS)
         direct, created = create_conversation(creator=alice, member_ids=[bob.pk])
