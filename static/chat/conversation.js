@@ -210,9 +210,20 @@ function showError(frame) {
   typingLine.textContent = frame.message;
 }
 
+// Signed out (in another tab, or the password changed): nothing can be sent
+// any more, and what waited to be sent never will be.
+function disableComposer() {
+  for (const control of composer.elements) control.disabled = true;
+  for (const pending of list.querySelectorAll("li.pending")) {
+    pending.classList.add("failed");
+    pending.querySelector(".meta").textContent = "Not sent: you are signed out";
+  }
+}
+
 const live = connectLive({
   statusElement: document.getElementById("connection"),
   onFrame,
+  onSignedOut: disableComposer,
   onOpen() {
     syncing = false;
     requestSync();

@@ -1,16 +1,45 @@
 // The page's one socket to /ws/chat/: reconnects with backoff and shows its
-// state. Pages pass onFrame (every server frame) and onOpen, the resync hook:
+// state. Pages pass onFrame (every server frame), onSignedOut (the socket was
+// closed for good: the user must sign in again) and onOpen, the resync hook:
 // it runs each time the socket (re)opens and when the page is shown again
 // from the back/forward cache (Chromium closes a cached page's sockets, so
 // that usually means a reconnect too; whatever happened meanwhile was missed).
 
 const MAX_BACKOFF_MS = 10000;
+// The server closes a socket whose credential is gone (logout, password
+// change, token revoked, user deactivated) with this code: the page asks
+// whether this browser is still signed in (a password change here gives it
+// a new session) and reconnects, or shows it is signed out and stops.
+const CLOSE_SIGNED_OUT = 4401;
+const SIGN_IN_CHECK_DELAY_MS = 1000;
 
 export function pageData() {
   return JSON.parse(document.getElementById("page-data").textContent);
 }
 
-export function connectLive({ onFrame, onOpen, statusElement }) {
+// true: this browser is still signed in as the page's user; false: it is
+// not (or as someone else); null: cannot tell now (network, server error).
+async function stillSignedIn() {
+  try {
+    const response = await fetch("/api/users/me", {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    });
+    if (response.status === 401 || response.status === 403) return false;
+    if (!response.ok) return null;
+    return (await response.json()).id === pageData().me;
+  } catch {
+    return null;
+  }
+}
+
+// The page's templates/chat/signed_out.html, as a role="alert" at the top.
+function showSignedOut() {
+  const template = document.getElementById("signed-out-template");
+  document.getElementById("main").prepend(template.content.cloneNode(true));
+}
+
+export function connectLive({ onFrame, onOpen, onSignedOut, statusElement }) {
   let socket = null;
   let attempt = 0;
   let stopped = false;
@@ -50,15 +79,38 @@ export function connectLive({ onFrame, onOpen, statusElement }) {
       // A socket already replaced (the page reopened one on `pageshow`) is history.
       if (stopped || current !== socket) return;
       forgetPresence();
-      if (event.code === 4401) {
-        showState("offline", "Signed out: reload to log in again");
-        return;
-      }
-      attempt += 1;
-      const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (attempt - 1)) * (0.75 + Math.random() / 2);
-      showState("offline", `Disconnected, retrying in ${Math.ceil(delay / 1000)} s…`);
-      retryTimer = setTimeout(open, delay);
+      if (event.code === CLOSE_SIGNED_OUT) afterCredentialClosed();
+      else retry();
     });
+  }
+
+  function retry() {
+    attempt += 1;
+    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (attempt - 1)) * (0.75 + Math.random() / 2);
+    showState("offline", `Disconnected, retrying in ${Math.ceil(delay / 1000)} s…`);
+    retryTimer = setTimeout(open, delay);
+  }
+
+  // The socket's credential is gone. A password changed in this browser gave
+  // it a new session, which the next socket uses; otherwise, or signed in as
+  // someone else now, this page is over.
+  async function afterCredentialClosed() {
+    showState("connecting", "Checking sign-in…");
+    // A password changed in another tab closes this socket before that tab's
+    // response has given the browser its new session cookie; a request with
+    // the old one now would be answered with a deleted cookie. So wait first.
+    await new Promise((resolve) => setTimeout(resolve, SIGN_IN_CHECK_DELAY_MS));
+    const signedIn = await stillSignedIn();
+    if (signedIn === false) signOut();
+    else retry();
+  }
+
+  function signOut() {
+    stopped = true;
+    outbox.length = 0;
+    showState("signed-out", "Signed out");
+    showSignedOut();
+    if (onSignedOut) onSignedOut();
   }
 
   window.addEventListener("pageshow", (event) => {
@@ -75,6 +127,7 @@ export function connectLive({ onFrame, onOpen, statusElement }) {
   return {
     // Frames sent while disconnected wait and go out in order on reconnect.
     send(frame) {
+      if (stopped) return;
       const text = JSON.stringify(frame);
       if (socket && socket.readyState === WebSocket.OPEN) socket.send(text);
       else outbox.push(text);

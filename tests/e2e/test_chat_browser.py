@@ -43,6 +43,7 @@ DESKTOP = {"width": 1000, "height": 700}
 PHONE = {"width": 375, "height": 667}
 PASSWORD = "Quiet-river-2718"
 WEBSOCKET_FAILED = re.compile(r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/ws/chat/' failed")
+SIGN_IN_CHECK_REFUSED = re.compile(r"Failed to load resource: .* status of 40[13]")
 # Chromium closes a page's sockets when the page enters the back/forward cache.
 WEBSOCKET_CACHED = re.compile(r"WebSocket connection to .* failed: Page entered Back-Forward Cache")
 # The README's screenshots are refreshed with CHAT_UPDATE_SCREENSHOTS=1; an
@@ -767,3 +768,76 @@ def test_presence_is_unknown_while_disconnected_and_fresh_after(pair):
     expect(presence_dot(ann.page, ann)).to_have_class(re.compile(r"\bonline\b"))
     expect(dot).not_to_have_class(re.compile(r"\b(online|unknown)\b"))
     expect(text).to_have_text(" (offline)")
+
+
+def open_tabs(person: Person, log: BrowserLog, paths: dict[str, str]) -> dict[str, Page]:
+    """More tabs of `person`'s browser (the same cookies), each on its path, connected."""
+    tabs = {}
+    for name, path in paths.items():
+        tabs[name] = person.context.new_page()
+        log.watch(tabs[name], f"{person.username} {name} tab")
+        tabs[name].goto(path)
+        expect(tabs[name].locator("#connection")).to_have_attribute("data-state", "online")
+    return tabs
+
+
+def test_logout_in_one_tab_signs_the_other_tabs_out(sign_up, browser_log: BrowserLog):
+    ann, ben = sign_up("Ann Able"), sign_up("Ben Baker")
+    path = start_conversation(ann, ben)
+    tabs = open_tabs(ann, browser_log, {"conversation": path, "inbox": "/"})
+    # Each tab, closed with 4401, asks whether it is still signed in: no (401/403).
+    browser_log.allowed.append(SIGN_IN_CHECK_REFUSED)
+
+    ann.page.goto("/accounts/tokens/")
+    ann.page.get_by_role("button", name="Log out").click()
+    ann.page.wait_for_url(re.compile(r"/accounts/login/"))
+    for page in tabs.values():
+        alert = page.get_by_role("alert")
+        expect(alert).to_contain_text("You have been signed out", timeout=3000)
+        expect(alert.get_by_role("link", name="Log in again")).to_have_attribute(
+            "href", re.compile(r"^/accounts/login/\?next=")
+        )
+        expect(page.locator("#connection")).to_have_attribute("data-state", "signed-out")
+    conversation = tabs["conversation"]
+    expect(conversation.locator("#composer-text")).to_be_disabled()
+    expect(conversation.get_by_role("button", name="Send")).to_be_disabled()
+    screenshot_at_both_widths(conversation, "signed-out")
+    # It stays signed out (no reconnecting), and following the link signs in again.
+    conversation.wait_for_timeout(1500)
+    expect(conversation.locator("#connection")).to_have_attribute("data-state", "signed-out")
+    conversation.get_by_role("link", name="Log in again").click()
+    conversation.fill("#id_username", ann.username)
+    conversation.fill("#id_password", PASSWORD)
+    conversation.get_by_role("button", name="Log in").click()
+    conversation.wait_for_url(f"**{path}")
+    expect(conversation.locator("#connection")).to_have_attribute("data-state", "online")
+
+
+def test_password_change_in_this_browser_keeps_its_other_tabs_signed_in(
+    sign_up, browser_log: BrowserLog
+):
+    """The server closes the old session's sockets (4401); this browser has the
+    new session, so its other tabs reconnect instead of signing out."""
+    ann, ben = sign_up("Ann Able"), sign_up("Ben Baker")
+    path = start_conversation(ann, ben)
+    tab = open_tabs(ann, browser_log, {"conversation": path})["conversation"]
+    tab.evaluate("window.__sameDocument = true")
+    sockets = []
+    tab.on("websocket", lambda socket: sockets.append(socket))
+    ann.page.goto("/accounts/password/")
+    ann.page.fill("#id_old_password", PASSWORD)
+    ann.page.fill("#id_new_password1", "Another-quiet-river-3141")
+    ann.page.fill("#id_new_password2", "Another-quiet-river-3141")
+    ann.page.get_by_role("button", name="Change password").click()
+    ann.page.wait_for_url(re.compile(r"/accounts/password/done/"))
+
+    deadline = time.monotonic() + TIMEOUT / 1000
+    while not sockets and time.monotonic() < deadline:
+        tab.wait_for_timeout(100)
+    assert sockets, "the tab did not open a new socket after its old one was closed"
+    expect(tab.locator("#connection")).to_have_attribute("data-state", "online")
+    expect(tab.get_by_role("alert")).to_have_count(0)
+    tab.locator("#composer-text").fill("still here")
+    tab.locator("#composer-text").press("Enter")
+    wait_for_message(tab, "still here")
+    assert tab.evaluate("window.__sameDocument") is True
