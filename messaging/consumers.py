@@ -19,7 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 
 from chatproject import bus, throttling
 from chatproject.concurrency import LoopGate
@@ -552,7 +552,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # reason to send its history (the client pages it over REST).
             since = json.loads(event["frame"])["conversation"].get("lastVersion") or 0
             self.in_order.start(conversation_id, since)
-            frames, _ = await changes_page(self.user, self.credential, conversation_id, since)
+            try:
+                frames, _ = await changes_page(self.user, self.credential, conversation_id, since)
+            except CredentialGone:
+                await self.close_for_credential()
+                return
+            except (NotFound, PermissionDenied):
+                # Deleted, or the user removed, since: its own event follows.
+                await self.leave(conversation_id)
+                return
             await self.send_frames(conversation_id, frames)
             return
         if event["frameType"] == "membership.removed":

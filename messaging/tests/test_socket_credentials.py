@@ -16,7 +16,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chatproject.asgi import application
-from conversations.services import delete_conversations
+from conversations.services import create_conversation, delete_conversations
 from messaging.models import Message
 from messaging.tests.test_consumer import (
     HOST,
@@ -368,3 +368,23 @@ async def test_a_deleted_conversation_is_told_to_its_members_sockets_and_left(so
     )
     error, _ = await receive_until(communicator, "error")
     assert error["status"] == 403, error
+
+
+async def test_a_conversation_deleted_as_it_is_created_does_not_break_the_socket(sockets):
+    user, other = await person(), await person()
+    communicator, _, _ = await token_socket(sockets, user)
+
+    @database_sync_to_async
+    def create_and_delete() -> int:
+        # In one hop of the sync thread: the socket's replay for
+        # conversation.new runs after the delete.
+        conversation, _ = create_conversation(creator=other, member_ids=[user.pk], title="Gone")
+        delete_conversations(conversations=[conversation])
+        return conversation.pk
+
+    conversation_id = await create_and_delete()
+    created, _ = await receive_until(communicator, "conversation.new")
+    assert created["conversation"]["id"] == str(conversation_id)
+    deleted, _ = await receive_until(communicator, "conversation.deleted")
+    assert deleted["conversationId"] == str(conversation_id)
+    await still_served(communicator)
