@@ -40,7 +40,7 @@ from bench.client import http_json  # noqa: E402
 from tests.live_server import Deployment, Server, base_env  # noqa: E402
 
 OUT = ROOT / "var" / "bench"
-BENCHMARKS = ("fanout", "history", "rest", "idle")
+BENCHMARKS = ("fanout", "history", "flood", "rest", "idle")
 # The commands the machine's own services start with (the env notes).
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 START_REDIS = (
@@ -113,12 +113,9 @@ def run_benchmark(script: str, arguments: list[str], env: dict[str, str], result
 
 
 def options(**values: object) -> list[str]:
-    """`--name value` arguments (underscores in names become dashes)."""
-    return [
-        part
-        for name, value in values.items()
-        for part in (f"--{name.replace('_', '-')}", str(value))
-    ]
+    """`--name=value` arguments (underscores in names become dashes); one
+    word each, so that a value starting with "-" (a token can) stays a value."""
+    return [f"--{name.replace('_', '-')}={value}" for name, value in values.items()]
 
 
 def start_servers(deployment: Deployment, count: int) -> list[Server]:
@@ -237,8 +234,26 @@ def idle_rows(result: dict) -> list[tuple[str, str, str]]:
     ]
 
 
+def flood_rows(result: dict) -> list[tuple[str, str, str]]:
+    base, during = result.get("other_user_baseline", {}), result.get("other_user_during_flood", {})
+    return [
+        (
+            f"{result.get('syncs_sent')} syncs x {result.get('changes_per_sync'):,} changes",
+            f"{result.get('flood_syncs_refused')} refused; another user's p50 "
+            f"{base.get('p50_ms')} -> {during.get('p50_ms')} ms, max {during.get('max_ms')} ms",
+            "others barely slowed",
+        ),
+        (
+            f"{result.get('sockets_opened')} sockets of one user",
+            str(result.get("socket_outcomes")),
+            "capped (4409)",
+        ),
+    ]
+
+
 FORMATTERS: dict[str, Callable[[dict], list[tuple[str, str, str]]]] = {
     "history": history_rows,
+    "sync_flood": flood_rows,
     "rest_send": rest_rows,
     "idle_sockets": idle_rows,
 }
@@ -304,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Benchmark database {database_url}, Redis {redis_url}; logs in {work_dir}")
     deployment.manage("migrate", "--no-input", "-v0")
     deployment.manage("seed_demo", "--force")  # DEBUG is off here
-    if "history" in only:
+    if "history" in only or "flood" in only:
         missing = args.history_messages - history_size(database_url)
         if missing > 0:
             print(
@@ -381,6 +396,18 @@ def main(argv: list[str] | None = None) -> int:
                         token=token,
                         deep=args.deep,
                         changes=args.changes,
+                    ),
+                )
+            if "flood" in only:
+                token, conversation = demo_login(servers[0])
+                observer = rest_tokens.read_text().split()[1]
+                bench(
+                    "sync_flood.py",
+                    *options(
+                        server=urls[0],
+                        conversation=conversation,
+                        token=token,
+                        observer_token=observer,
                     ),
                 )
             if "rest" in only:
