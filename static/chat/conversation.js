@@ -156,9 +156,8 @@ function onTyping(frame) {
 }
 
 function requestSync() {
-  if (syncing) return;
   syncing = true;
-  live.send({ type: "sync", conversationId, sinceVersion: lastVersion });
+  live.sync(conversationId);
 }
 
 function onFrame(frame) {
@@ -224,8 +223,8 @@ const live = connectLive({
   statusElement: document.getElementById("connection"),
   onFrame,
   onSignedOut: disableComposer,
+  sinceVersion: () => lastVersion,
   onOpen() {
-    syncing = false;
     requestSync();
   },
 });

@@ -4,6 +4,7 @@
 // it runs each time the socket (re)opens and when the page is shown again
 // from the back/forward cache (Chromium closes a cached page's sockets, so
 // that usually means a reconnect too; whatever happened meanwhile was missed).
+// A page that syncs passes sinceVersion(conversationId) and calls sync(id).
 
 const MAX_BACKOFF_MS = 10000;
 // The server closes a socket whose credential is gone (logout, password
@@ -39,12 +40,26 @@ function showSignedOut() {
   document.getElementById("main").prepend(template.content.cloneNode(true));
 }
 
-export function connectLive({ onFrame, onOpen, onSignedOut, statusElement }) {
+export function connectLive({ onFrame, onOpen, onSignedOut, sinceVersion, statusElement }) {
   let socket = null;
   let attempt = 0;
   let stopped = false;
   let retryTimer = null;
   const outbox = [];
+  // One `sync` in flight per socket (the server refuses a second one before
+  // the first one's `sync.done`): the others wait here, in order, and each
+  // asks from the version the page holds when its turn comes.
+  const syncQueue = [];
+  let syncInFlight = null;
+
+  function sendNextSync() {
+    if (syncInFlight !== null || !syncQueue.length || socket.readyState !== WebSocket.OPEN) return;
+    const conversationId = syncQueue.shift();
+    syncInFlight = conversationId;
+    socket.send(
+      JSON.stringify({ type: "sync", conversationId, sinceVersion: sinceVersion(conversationId) }),
+    );
+  }
 
   function showState(state, text) {
     if (!statusElement) return;
@@ -60,11 +75,15 @@ export function connectLive({ onFrame, onOpen, onSignedOut, statusElement }) {
     showState("connecting", attempt ? "Reconnecting…" : "Connecting…");
     current.addEventListener("open", () => {
       attempt = 0;
+      // A sync the previous socket had in flight ended with it: it goes first.
+      if (syncInFlight !== null) syncQueue.unshift(syncInFlight);
+      syncInFlight = null;
       showState("online", "Connected");
       // The server now sends a `presence` frame for each member online.
       resetPresence();
       if (onOpen) onOpen();
       while (outbox.length && socket.readyState === WebSocket.OPEN) socket.send(outbox.shift());
+      sendNextSync();
     });
     current.addEventListener("message", (event) => {
       let frame;
@@ -73,7 +92,10 @@ export function connectLive({ onFrame, onOpen, onSignedOut, statusElement }) {
       } catch {
         return;
       }
+      const syncDone = frame.type === "sync.done" && frame.conversationId === syncInFlight;
+      if (syncDone) syncInFlight = null;
       onFrame(frame);
+      if (syncDone) sendNextSync();
     });
     current.addEventListener("close", (event) => {
       // A socket already replaced (the page reopened one on `pageshow`) is history.
@@ -131,6 +153,12 @@ export function connectLive({ onFrame, onOpen, onSignedOut, statusElement }) {
       const text = JSON.stringify(frame);
       if (socket && socket.readyState === WebSocket.OPEN) socket.send(text);
       else outbox.push(text);
+    },
+    // Catch up on a conversation, after the syncs already asked for.
+    sync(conversationId) {
+      if (stopped || syncInFlight === conversationId || syncQueue.includes(conversationId)) return;
+      syncQueue.push(conversationId);
+      sendNextSync();
     },
     isOpen: () => socket && socket.readyState === WebSocket.OPEN,
     close() {

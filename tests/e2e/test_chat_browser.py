@@ -831,13 +831,81 @@ def test_password_change_in_this_browser_keeps_its_other_tabs_signed_in(
     ann.page.get_by_role("button", name="Change password").click()
     ann.page.wait_for_url(re.compile(r"/accounts/password/done/"))
 
-    deadline = time.monotonic() + TIMEOUT / 1000
-    while not sockets and time.monotonic() < deadline:
-        tab.wait_for_timeout(100)
-    assert sockets, "the tab did not open a new socket after its old one was closed"
+    wait_until(tab, lambda: sockets, "a new socket after the old one was closed")
     expect(tab.locator("#connection")).to_have_attribute("data-state", "online")
     expect(tab.get_by_role("alert")).to_have_count(0)
     tab.locator("#composer-text").fill("still here")
     tab.locator("#composer-text").press("Enter")
     wait_for_message(tab, "still here")
     assert tab.evaluate("window.__sameDocument") is True
+
+
+class HeldSyncs:
+    """Routes a context's sockets through Playwright, recording the `sync`
+    frames the page sends and holding back the server's `sync.done` frames
+    until released (so that a sync stays "in flight" as long as a test wants)."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.sent: list[dict] = []
+        self.held: list[str] = []
+        self.holding = True
+        self.page_side: WebSocketRoute | None = None
+        context.route_web_socket(re.compile(r"/ws/chat/$"), self.route)
+
+    def route(self, page_side: WebSocketRoute) -> None:
+        server_side = page_side.connect_to_server()
+        self.page_side = page_side
+
+        def from_page(message: str) -> None:
+            if json.loads(message)["type"] == "sync":
+                self.sent.append(json.loads(message))
+            server_side.send(message)
+
+        def from_server(message: str) -> None:
+            if self.holding and json.loads(message)["type"] == "sync.done":
+                self.held.append(message)
+            else:
+                page_side.send(message)
+
+        page_side.on_message(from_page)
+        server_side.on_message(from_server)
+
+    def release(self) -> None:
+        self.holding = False
+        for message in self.held:
+            self.page_side.send(message)
+        self.held.clear()
+
+
+def wait_until(page: Page, condition: Callable[[], bool], what: str) -> None:
+    """Poll `condition` (Python state that Playwright's events change) for up to TIMEOUT."""
+    deadline = time.monotonic() + TIMEOUT / 1000
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        page.wait_for_timeout(50)
+
+
+def test_page_sends_one_sync_at_a_time(pair):
+    """The server refuses a second `sync` before the first one's `sync.done`:
+    a resync asked for meanwhile (here: the page shown again from the
+    back/forward cache with its socket still open) waits for it, and a sync
+    is asked for again only once the first one is done."""
+    ann, ben, path = pair
+    syncs = HeldSyncs(ann.context)
+    ann.open(path)
+    wait_until(ann.page, lambda: syncs.held, "the first sync.done")
+    assert len(syncs.sent) == 1
+
+    ann.page.evaluate(
+        "window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }))"
+    )
+    ben.send("while the first sync runs")
+    wait_for_message(ann.page, "while the first sync runs")
+    assert len(syncs.sent) == 1, syncs.sent
+    syncs.release()
+    ann.page.wait_for_timeout(300)  # a second sync would have gone out by now
+    assert syncs.sent == [
+        {"type": "sync", "conversationId": conversation_id(path), "sinceVersion": 0}
+    ]
+    ben.send("and after it")
+    wait_for_message(ann.page, "and after it")
