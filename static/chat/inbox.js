@@ -76,7 +76,8 @@ async function userName(userId) {
   return userNames.get(userId);
 }
 
-// What the server calls it too (conversations.selectors.display_names).
+// As the server names it (conversations.selectors.display_names), except
+// that a big untitled group names its first NAMED_MEMBERS members only.
 async function conversationName(conversation) {
   if (conversation.title) return conversation.title;
   const others = conversation.users.filter((id) => id !== data.me);
@@ -105,10 +106,11 @@ function newRow(conversation, name) {
   const title = document.createElement("strong");
   title.className = "conversation-name";
   title.textContent = name;
+  const time = document.createElement("time");
+  time.className = "last-time";
   const unread = span("unread");
   unread.append(span("visually-hidden", "Unread: "), document.createTextNode("0"));
-  top.append(span("presence-dots"), title, document.createElement("time"), unread);
-  top.querySelector("time").className = "last-time";
+  top.append(span("presence-dots"), title, time, unread);
   link.append(top, span("last-message"));
   row.append(link);
   return row;
