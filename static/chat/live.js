@@ -201,14 +201,14 @@ export function resetPresence(onlineIds = []) {
   for (const userId of usersShown()) setPresence(userId, online.has(userId));
 }
 
-function forgetPresence() {
-  presence.clear();
-  for (const userId of usersShown()) paintPresence(userId);
-}
-
 // Paints dots added to the page since (users not heard of are unknown).
 export function repaintPresence() {
   for (const userId of usersShown()) paintPresence(userId);
+}
+
+function forgetPresence() {
+  presence.clear();
+  repaintPresence();
 }
 
 export function formatTime(iso) {
