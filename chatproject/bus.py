@@ -34,10 +34,11 @@ EVENT_HANDLER = "chat.event"
 LAYER_CALLS = 50
 layer_slot = LoopGate(LAYER_CALLS)
 
-# After a layer call fails or times out, publishes through that layer are
-# skipped until this monotonic time: with Redis hung, each send would
-# otherwise wait out the timeout on the process's sync thread, and every send
-# queued behind it too.
+# After a layer call times out (Redis hangs), publishes through that layer
+# are skipped until this monotonic time, or until a layer call succeeds:
+# each send would otherwise wait out the timeout on the process's sync
+# thread, and every send queued behind it too. A refused connection fails at
+# once and trips nothing.
 unavailable_until: "WeakKeyDictionary[Any, float]" = WeakKeyDictionary()
 
 
@@ -64,9 +65,16 @@ def layer_failure(exc: BaseException) -> bool:
 
 async def bounded(call, *args) -> Any:
     """One layer call within the process's cap and the time limit."""
+    layer = get_channel_layer()
     async with layer_slot():
-        async with asyncio.timeout(settings.CHAT_LAYER_TIMEOUT_SECONDS):
-            return await call(*args)
+        try:
+            async with asyncio.timeout(settings.CHAT_LAYER_TIMEOUT_SECONDS):
+                result = await call(*args)
+        except TimeoutError:
+            unavailable_until[layer] = time.monotonic() + settings.CHAT_LAYER_CHECK_SECONDS
+            raise
+    unavailable_until.pop(layer, None)
+    return result
 
 
 async def group_add(group: str, channel_name: str) -> None:
@@ -109,16 +117,14 @@ async def publish_async(groups: Iterable[str], frame: dict[str, Any]) -> None:
                 continue
             # Redis is down or hangs: one line, not a traceback per message,
             # and the remaining groups are not tried (each would cost a wait).
-            unavailable_until[layer] = time.monotonic() + settings.CHAT_LAYER_CHECK_SECONDS
             logger.error(
-                "Live publish of %s to %s failed (%s: %s); %d more group(s) skipped, and "
-                "publishes for %.1f s; clients catch up with sync",
+                "Live publish of %s to %s failed (%s: %s); %d more group(s) skipped; "
+                "clients catch up with sync",
                 frame.get("type"),
                 group,
                 type(exc).__name__,
-                exc,
+                exc or "timed out",
                 len(groups) - index - 1,
-                settings.CHAT_LAYER_CHECK_SECONDS,
             )
             return
 

@@ -112,12 +112,15 @@ async def wait_for_log(server: Server, text: str, timeout: float = CLOSE_TIMEOUT
         await asyncio.sleep(0.1)
 
 
+MESSAGE_FRAMES = {"message.new", "message.updated", "message.deleted"}
+
+
 def messages_of(socket: Socket, conversation_id: str) -> list[dict]:
     """The messages a socket was given (live or by sync), in arrival order."""
     return [
         frame["message"]
         for frame in socket.frames
-        if frame.get("type") in {"message.new", "message.updated", "message.deleted"}
+        if frame.get("type") in MESSAGE_FRAMES
         and frame.get("conversationId") == conversation_id
     ]
 
@@ -135,7 +138,12 @@ async def socket_sync(socket: Socket, conversation_id: str, since_version: int) 
     frames = socket.frames[start:]
     assert not [f for f in frames if f["type"] == "error"], frames
     end = next(i for i, f in enumerate(frames) if f["type"] == "sync.done")
-    return [f["message"] for f in frames[:end] if f.get("conversationId") == conversation_id]
+    # Live events (read, typing, new messages) may come between a sync's frames.
+    return [
+        f["message"]
+        for f in frames[:end]
+        if f.get("conversationId") == conversation_id and f["type"] in MESSAGE_FRAMES
+    ]
 
 
 async def history(server: Server, token: str, conversation_id: str) -> list[dict]:
