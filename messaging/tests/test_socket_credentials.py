@@ -295,9 +295,7 @@ def long_history(conversation, sender, count: int) -> None:
         Message(conversation=conversation, sender=sender, seq=n, version=n, text=f"m{n}")
         for n in range(1, count + 1)
     )
-    type(conversation).objects.filter(pk=conversation.pk).update(
-        last_seq=count, last_version=count
-    )
+    type(conversation).objects.filter(pk=conversation.pk).update(last_seq=count, last_version=count)
 
 
 async def test_a_second_sync_while_one_is_in_flight_is_refused(sockets):
@@ -388,3 +386,56 @@ async def test_a_conversation_deleted_as_it_is_created_does_not_break_the_socket
     deleted, _ = await receive_until(communicator, "conversation.deleted")
     assert deleted["conversationId"] == str(conversation_id)
     await still_served(communicator)
+
+
+async def test_unticking_active_on_the_admin_change_form_closes_all_their_sockets(sockets):
+    user = await person()
+    by_token, _, _ = await token_socket(sockets, user)
+    admin = await database_sync_to_async(User.objects.create_superuser)(
+        username="root", password=PASSWORD
+    )
+    _, admin_browser = await browser_socket(sockets, admin)
+    form = {
+        "username": user.username,
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        # is_active left out: the box is unticked.
+        "date_joined_0": "2026-01-02",
+        "date_joined_1": "03:04:05",
+        "last_login_0": "",
+        "last_login_1": "",
+        "display_name": "Renamed",
+        "external_id": "",
+        "last_seen_at_0": "",
+        "last_seen_at_1": "",
+    }
+    response = await database_sync_to_async(admin_browser.post)(
+        f"/admin/users/user/{user.pk}/change/", form
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    await assert_closed_with(by_token, 4401)
+    await database_sync_to_async(user.refresh_from_db)()
+    assert not user.is_active and user.display_name == "Renamed"
+
+
+async def test_saving_an_active_user_in_the_admin_closes_nothing(sockets):
+    user = await person()
+    by_token, _, _ = await token_socket(sockets, user)
+    admin = await database_sync_to_async(User.objects.create_superuser)(
+        username="root", password=PASSWORD
+    )
+    _, admin_browser = await browser_socket(sockets, admin)
+    form = {
+        "username": user.username,
+        "is_active": "on",
+        "date_joined_0": "2026-01-02",
+        "date_joined_1": "03:04:05",
+        "display_name": "Renamed",
+    }
+    response = await database_sync_to_async(admin_browser.post)(
+        f"/admin/users/user/{user.pk}/change/", form
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    await assert_silent(by_token)
+    await still_served(by_token)

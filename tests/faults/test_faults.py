@@ -120,8 +120,7 @@ def messages_of(socket: Socket, conversation_id: str) -> list[dict]:
     return [
         frame["message"]
         for frame in socket.frames
-        if frame.get("type") in MESSAGE_FRAMES
-        and frame.get("conversationId") == conversation_id
+        if frame.get("type") in MESSAGE_FRAMES and frame.get("conversationId") == conversation_id
     ]
 
 
