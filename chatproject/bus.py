@@ -94,7 +94,7 @@ def event_for(frame: dict[str, Any]) -> dict[str, Any]:
         "frameType": frame["type"],
         "conversationId": frame.get("conversationId") or frame.get("conversation", {}).get("id"),
         "userId": frame.get("userId"),
-        # Message events go out to each socket in version order (messaging/ordering.py).
+        # Message events go out to each socket in version order (realtime/ordering.py).
         "version": frame.get("version"),
     }
 
@@ -133,7 +133,7 @@ def publish_now(groups: Iterable[str], frame: dict[str, Any]) -> None:
     """Publish from sync code, waiting for the group_send. Handing it to the
     serving loop without waiting was tried: past ~100 sends/s per process
     the unawaited publishes piled up on the loop, reached Redis out of order,
-    and the reorder fills (messaging/ordering.py) collapsed delivery to
+    and the reorder fills (realtime/ordering.py) collapsed delivery to
     seconds (README "Performance")."""
     async_to_sync(publish_async)(list(groups), frame)
 

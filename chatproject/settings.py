@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "workspaces",
     "conversations",
     "messaging",
+    "realtime",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -257,7 +259,7 @@ if REDIS_URL or REDIS_SENTINELS:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 # How often each process checks that Redis still holds its sockets' groups
-# (messaging/layer_guard.py): the longest a socket stays deaf after Redis
+# (realtime/layer_guard.py): the longest a socket stays deaf after Redis
 # restarted empty, before it is closed so that its client reconnects and syncs.
 CHAT_LAYER_CHECK_SECONDS = float(os.environ.get("CHAT_LAYER_CHECK_SECONDS", "2"))
 # The longest any one channel-layer call (a publish, a group join, the
@@ -377,7 +379,7 @@ SPECTACULAR_SETTINGS = {
         "ConversationKindEnum": "conversations.models.Conversation.Kind",
         "MessageKindEnum": "messaging.models.Message.Kind",
         "ConversationStatusEnum": "conversations.models.Conversation.Status",
-        # The seed 001-004 endpoints (messaging/compat).
+        # The seed 001-004 endpoints (integrations).
         "AsappRoleEnum": ["agent", "customer", "system"],
         "FiveChatStatusEnum": ["active", "closed"],
         "OdysseyMessageTypeEnum": ["query", "response"],

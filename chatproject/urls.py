@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from chatproject import views
-from messaging import views as messaging_views
+from realtime import views as realtime_views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -12,11 +12,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("users.page_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/asyncapi.json", messaging_views.asyncapi_json, name="asyncapi"),
+    path("api/asyncapi.json", realtime_views.asyncapi_json, name="asyncapi"),
     # The split view serves Swagger UI's start-up script from a URL: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     # The seed 001-004 endpoints, at their documented paths (one is under /api/).
-    path("", include("messaging.compat.urls")),
+    path("", include("integrations.urls")),
     path("api/", include("users.urls")),
     path("api/", include("conversations.urls")),
     path("api/", include("messaging.urls")),

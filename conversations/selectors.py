@@ -93,7 +93,7 @@ def display_names(conversations: list[Conversation], me: User) -> dict[int, str]
     }
 
 
-# Reads of the seed 001-004 endpoints (messaging/compat) ---------------------
+# Reads of the seed 001-004 endpoints (integrations) ---------------------
 
 
 def conversation_for_integration(**lookup) -> Conversation | None:

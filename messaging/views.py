@@ -1,10 +1,9 @@
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from conversations.selectors import conversation_for_member, display_names
-from messaging.asyncapi import asyncapi_document
 from messaging.selectors import history_page
 from messaging.serializers import MessageSerializer
 from users.models import User
@@ -44,10 +43,3 @@ def conversation_page(request: HttpRequest, conversation_id: int) -> HttpRespons
             "page_data": page_data,
         },
     )
-
-
-def asyncapi_json(request: HttpRequest) -> JsonResponse:
-    """The AsyncAPI 3 document of the WebSocket protocol (open, like the OpenAPI
-    schema), its server the host it was asked on (wss when the page is https)."""
-    protocol = "wss" if request.is_secure() else "ws"
-    return JsonResponse(asyncapi_document(request.get_host(), protocol))

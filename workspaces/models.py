@@ -1,6 +1,6 @@
 """Workspaces (every conversation belongs to one) and the API keys that
 integrations use to read a workspace's conversations through the seed
-001-004 endpoints (messaging/compat)."""
+001-004 endpoints (integrations)."""
 
 import secrets
 

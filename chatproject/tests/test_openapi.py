@@ -39,7 +39,7 @@ SEED_002 = ("get", "/conversations/{token}/messages")
 SEED_003 = ("get", "/v1/api/conversation-messages/{id}")
 SEED_004 = ("get", "/api/chat/messages")
 
-# The seed 001-004 endpoints (messaging/compat) document errors in the shapes
+# The seed 001-004 endpoints (integrations) document errors in the shapes
 # their seeds document; seeds 002 and 003 document none, so they answer with
 # the envelope and are held to the rule for every other operation.
 SEED_ERROR_SCHEMAS = {

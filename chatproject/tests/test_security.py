@@ -349,10 +349,10 @@ def test_rest_authorization_matrix(world, row, role):
 
 
 def is_seed_compat(path: str) -> bool:
-    """The seed 001-004 endpoints (messaging/compat) authenticate with a
+    """The seed 001-004 endpoints (integrations) authenticate with a
     workspace's API key, not as a chat user: their own tests cover them."""
     view = resolve(re.sub(r"\{[^}]+\}", "1", path)).func
-    return getattr(view, "cls", view).__module__.startswith("messaging.compat")
+    return getattr(view, "cls", view).__module__.startswith("integrations")
 
 
 def test_the_matrix_covers_every_operation_of_the_schema(db):

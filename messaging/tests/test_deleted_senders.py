@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from conversations.services import close_conversation
-from messaging.compat.tests.helpers import Key, conversation_of, say
+from integrations.tests.helpers import Key, conversation_of, say
 from messaging.models import Message
 from tests.factories import UserFactory
 from users.services import delete_user

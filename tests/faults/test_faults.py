@@ -56,8 +56,8 @@ NO_RATE_LIMITS = {
     "CHAT_RATE_SOCKET_FRAMES": "off",
     "CHAT_RATE_CONVERSATION_CREATE": "off",
 }
-# The close code that tells a client to reconnect and sync (messaging/consumers.py,
-# messaging/layer_guard.py).
+# The close code that tells a client to reconnect and sync (realtime/consumers.py,
+# realtime/layer_guard.py).
 CLOSE_UNAVAILABLE = 4503
 CRASH = "Exception inside application"
 

@@ -25,8 +25,8 @@ from rest_framework.response import Response
 
 from conversations import selectors as conversation_selectors
 from conversations.models import Membership
-from messaging.compat.auth import AsappKeyAuthentication
-from messaging.compat.base import CompatView, iso, whole_conversation
+from integrations.auth import AsappKeyAuthentication
+from integrations.base import CompatView, iso, whole_conversation
 from messaging.models import Message
 from messaging.serializers import parse_id
 

@@ -1,5 +1,5 @@
 from django.urls import path
 
-from messaging.consumers import ChatConsumer
+from realtime.consumers import ChatConsumer
 
 websocket_urlpatterns = [path("ws/chat/", ChatConsumer.as_asgi())]

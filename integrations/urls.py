@@ -4,10 +4,10 @@ value reaches the view and gets the seed's own 404, not a Django page."""
 
 from django.urls import path, register_converter
 
-from messaging.compat.seed001 import AsappMessagesView
-from messaging.compat.seed002 import FiveChatMessagesView
-from messaging.compat.seed003 import BotujMessagesView
-from messaging.compat.seed004 import OdysseyMessagesView
+from integrations.seed001 import AsappMessagesView
+from integrations.seed002 import FiveChatMessagesView
+from integrations.seed003 import BotujMessagesView
+from integrations.seed004 import OdysseyMessagesView
 
 
 class AnyConverter:

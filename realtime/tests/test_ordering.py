@@ -1,4 +1,4 @@
-"""messaging/ordering.py: a socket forwards each conversation's message
+"""realtime/ordering.py: a socket forwards each conversation's message
 events in version order, once, and reads from the database what does not
 arrive in time."""
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from messaging import ordering
+from realtime import ordering
 
 
 def frame(version: int) -> str:

@@ -17,7 +17,7 @@ from conversations.services import (
     set_conversation_tags,
     update_conversation,
 )
-from messaging.compat.tests.helpers import assert_shape, conversation_of, parse_time, say
+from integrations.tests.helpers import assert_shape, conversation_of, parse_time, say
 from messaging.services import delete_message, import_messages
 from messaging.typing_state import record_typing
 from tests.api_helpers import assert_error

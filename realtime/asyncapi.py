@@ -1,4 +1,4 @@
-"""The AsyncAPI 3 document of /ws/chat/, generated from messaging.frames with
+"""The AsyncAPI 3 document of /ws/chat/, generated from realtime.frames with
 drf-spectacular's serializer mapping, so the socket and REST shapes are the
 same schemas."""
 
@@ -9,7 +9,7 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from rest_framework.generics import GenericAPIView
 
-from messaging.frames import CLIENT_FRAMES, SERVER_FRAMES
+from realtime.frames import CLIENT_FRAMES, SERVER_FRAMES
 
 
 def json_schema(schema: Any) -> Any:

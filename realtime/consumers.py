@@ -27,9 +27,10 @@ from chatproject.errors import flatten_message, translate_exception
 from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
 from conversations.models import Conversation, Membership
-from messaging import events, layer_guard, ordering, selectors, services
-from messaging.frames import CLIENT_FRAMES
+from messaging import events, selectors, services
 from messaging.serializers import MessageSerializer
+from realtime import layer_guard, ordering
+from realtime.frames import CLIENT_FRAMES
 from users import services as user_services
 from users.credentials import (
     CLOSE_CREDENTIAL_REVOKED,
@@ -38,7 +39,7 @@ from users.credentials import (
     credential_for_scope,
 )
 
-logger = logging.getLogger("messaging.consumers")
+logger = logging.getLogger("realtime.consumers")
 
 # No credential, or the one the socket was opened with was revoked, logged
 # out, changed or deactivated (users.credentials): sign in again.

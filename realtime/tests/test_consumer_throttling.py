@@ -9,10 +9,10 @@ from channels.db import database_sync_to_async
 
 from chatproject import throttling
 from conftest import client_for
-from messaging.asyncapi import asyncapi_document
-from messaging.consumers import CLOSE_TOO_MANY_FRAMES
-from messaging.tests.test_asyncapi import validator_for
-from messaging.tests.test_consumer import (
+from realtime.tests.test_asyncapi import validator_for
+from realtime.asyncapi import asyncapi_document
+from realtime.consumers import CLOSE_TOO_MANY_FRAMES
+from realtime.tests.test_consumer import (
     assert_closed_with,
     make_conversation,
     make_user,

@@ -10,9 +10,9 @@ from jsonschema import Draft202012Validator
 from chatproject.asgi import application
 from conversations.services import create_conversation, delete_conversations
 from messaging import services
-from messaging.asyncapi import asyncapi_document
-from messaging.frames import CLIENT_FRAMES, SERVER_FRAMES
 from messaging.models import Message
+from realtime.asyncapi import asyncapi_document
+from realtime.frames import CLIENT_FRAMES, SERVER_FRAMES
 from tests.factories import ConversationFactory, UserFactory
 from users.services import issue_token
 

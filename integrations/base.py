@@ -18,7 +18,7 @@ from messaging import selectors
 from messaging.models import Message
 from users.models import User
 
-logger = logging.getLogger("messaging.compat")
+logger = logging.getLogger("integrations")
 
 
 def foreign_user_id(user: User | None) -> str | None:

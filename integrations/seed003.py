@@ -23,9 +23,9 @@ from rest_framework.response import Response
 
 from chatproject.openapi import error_responses
 from conversations import selectors as conversation_selectors
+from integrations.auth import BearerKeyAuthentication
+from integrations.base import CompatView, foreign_user_id, iso
 from messaging import selectors
-from messaging.compat.auth import BearerKeyAuthentication
-from messaging.compat.base import CompatView, foreign_user_id, iso
 from messaging.models import Message
 from messaging.serializers import parse_id
 

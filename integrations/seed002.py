@@ -27,9 +27,9 @@ from rest_framework.response import Response
 from chatproject.openapi import error_responses
 from conversations import selectors as conversation_selectors
 from conversations.models import Conversation, Membership
+from integrations.auth import BearerKeyAuthentication
+from integrations.base import CompatView, foreign_user_id, iso, whole_conversation
 from messaging import selectors
-from messaging.compat.auth import BearerKeyAuthentication
-from messaging.compat.base import CompatView, foreign_user_id, iso, whole_conversation
 from messaging.models import Message
 from messaging.typing_state import typing_user_ids
 from users.models import User

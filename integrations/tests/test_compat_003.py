@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from conversations.models import Membership
 from conversations.services import close_conversation
-from messaging.compat.tests.helpers import assert_shape, conversation_of, parse_time, say
+from integrations.tests.helpers import assert_shape, conversation_of, parse_time, say
 from messaging.models import Message
 from messaging.services import delete_message, import_messages
 from tests.api_helpers import assert_error

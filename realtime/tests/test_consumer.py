@@ -16,9 +16,9 @@ from chatproject.asgi import application
 from conftest import client_for
 from conversations.models import Conversation, Membership
 from conversations.services import add_member, create_conversation, remove_member
-from messaging import consumers
 from messaging.models import Message
 from messaging.services import delete_message, edit_message, send_message
+from realtime import consumers
 from tests.factories import ConversationFactory, UserFactory
 from users.models import User
 from users.services import issue_token

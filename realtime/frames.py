@@ -1,5 +1,5 @@
 """The WebSocket frames, as serializers: the consumer validates client frames
-with them, and the AsyncAPI document (messaging/asyncapi.py) describes every
+with them, and the AsyncAPI document (realtime/asyncapi.py) describes every
 frame from them, with the message and conversation shapes of the REST API."""
 
 from rest_framework import serializers

@@ -29,8 +29,8 @@ from rest_framework.response import Response
 from chatproject.errors import ApiError
 from conversations import selectors as conversation_selectors
 from conversations.models import Conversation
-from messaging.compat.auth import XApiKeyAuthentication
-from messaging.compat.base import CompatView, foreign_user_id, iso, whole_conversation
+from integrations.auth import XApiKeyAuthentication
+from integrations.base import CompatView, foreign_user_id, iso, whole_conversation
 from messaging.models import Message
 from messaging.serializers import parse_id
 

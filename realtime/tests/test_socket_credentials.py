@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from chatproject.asgi import application
 from conversations.services import create_conversation, delete_conversations
 from messaging.models import Message
-from messaging.tests.test_consumer import (
+from realtime.tests.test_consumer import (
     HOST,
     ORIGIN,
     assert_closed_with,

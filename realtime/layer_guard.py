@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
-logger = logging.getLogger("messaging.layer_guard")
+logger = logging.getLogger("realtime.layer_guard")
 
 # 4000 + 503, as the consumer closes a socket whose Redis or database failed:
 # "reconnect (with backoff) and sync". daphne cannot send 1012/1013.

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from messaging.asyncapi import DEFAULT_HOST, asyncapi_document
+from realtime.asyncapi import DEFAULT_HOST, asyncapi_document
 
 
 class Command(BaseCommand):

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-logger = logging.getLogger("messaging.ordering")
+logger = logging.getLogger("realtime.ordering")
 
 REORDER_WAIT = 0.5  # seconds an early event waits for the ones before it
 FILL_ROUNDS = 3  # database reads per gap before giving up and sending what is held

@@ -10,8 +10,8 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from conversations.models import Membership
-from messaging.compat import seed004
-from messaging.compat.tests.helpers import assert_shape, conversation_of, parse_time, say
+from integrations import seed004
+from integrations.tests.helpers import assert_shape, conversation_of, parse_time, say
 from messaging.services import import_messages
 from tests.factories import UserFactory
 from workspaces.services import revoke_api_key
@@ -210,7 +210,7 @@ def test_an_unexpected_exception_is_500_with_a_message_and_logged(
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(seed004, "render_message", explode)
-    with caplog.at_level(logging.ERROR, logger="messaging.compat"):
+    with caplog.at_level(logging.ERROR, logger="integrations"):
         response = api_client.get(URL, query(workspace, conversation), headers=headers(key, owner))
     assert_documented_error(response, 500, SERVER_ERROR)
     assert "secret internals" not in response.content.decode()
@@ -258,7 +258,7 @@ def test_queries_do_not_grow_with_the_conversation(
 def test_the_database_down_while_checking_the_key_is_500_with_a_message(
     api_client, key, workspace, research, monkeypatch
 ):
-    from messaging.compat import auth
+    from integrations import auth
 
     def down(secret):
         raise OperationalError("connection refused")

@@ -13,8 +13,8 @@ from rest_framework.throttling import BaseThrottle
 from chatproject.errors import ApiError
 from conversations.models import Membership
 from conversations.services import close_conversation
-from messaging.compat import seed001
-from messaging.compat.tests.helpers import assert_shape, conversation_of, parse_time, say
+from integrations import seed001
+from integrations.tests.helpers import assert_shape, conversation_of, parse_time, say
 from messaging.models import Message
 from messaging.services import delete_message, import_messages
 from tests.factories import UserFactory
@@ -241,7 +241,7 @@ def test_an_unexpected_exception_is_500_01_logged_without_traceback(
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(seed001, "render_message", explode)
-    with caplog.at_level(logging.ERROR, logger="messaging.compat"):
+    with caplog.at_level(logging.ERROR, logger="integrations"):
         response = anonymous.get(url(upgrade[0].pk), headers=asapp_headers(key))
     error = assert_asapp_error(response, 500)
     assert error["message"] == "Internal server error"
