@@ -9,9 +9,9 @@ from channels.db import database_sync_to_async
 
 from chatproject import throttling
 from conftest import client_for
-from realtime.tests.test_asyncapi import validator_for
 from realtime.asyncapi import asyncapi_document
 from realtime.consumers import CLOSE_TOO_MANY_FRAMES
+from realtime.tests.test_asyncapi import validator_for
 from realtime.tests.test_consumer import (
     assert_closed_with,
     make_conversation,
