@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import re
-import runpy
 import secrets
 import shutil
 import subprocess
@@ -23,9 +22,10 @@ from channels_redis.core import RedisChannelLayer
 
 from conftest import require_service
 from tests.live_server import free_port
+from tests.support.settings import load_production_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS = ROOT / "chatproject" / "settings.py"
+SETTINGS = ROOT / "chatproject" / "settings"
 ENV_EXAMPLE = ROOT / "deploy" / "chat.env.example"
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -36,7 +36,7 @@ LOAD = (
 )
 
 
-def load_settings(**env: str) -> subprocess.CompletedProcess:
+def load_settings(code: str = LOAD, **env: str) -> subprocess.CompletedProcess:
     base = {
         key: value
         for key, value in os.environ.items()
@@ -44,7 +44,7 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
     }
     base |= {"DJANGO_SETTINGS_MODULE": "chatproject.settings", "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
-        [sys.executable, "-c", LOAD],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env={**base, **env},
         capture_output=True,
@@ -128,11 +128,60 @@ def test_a_malformed_sentinel_is_refused_at_start(entry):
     assert "ImproperlyConfigured: REDIS_SENTINELS" in result.stderr
 
 
+def named_test_database(module: str, **env: str) -> str | None:
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps(settings.DATABASES['default'].get('TEST', {}).get('NAME')))"
+    )
+    result = load_settings(code, DJANGO_SETTINGS_MODULE=module, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_test_database_is_a_test_setting():
+    """A server (chatproject.settings) names no test database; a test run
+    (chatproject.settings.test) names its own: CHAT_TEST_DB_NAME on
+    PostgreSQL, a file per process on SQLite."""
+    postgres = {
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/chat",
+        "CHAT_TEST_DB_NAME": "test_side_by_side",
+    }
+    assert named_test_database("chatproject.settings", **postgres) is None
+    assert named_test_database("chatproject.settings.test", **postgres) == "test_side_by_side"
+    assert named_test_database("chatproject.settings", DATABASE_URL="") is None
+    sqlite = named_test_database("chatproject.settings.test", DATABASE_URL="")
+    assert re.fullmatch(r".*/var/test-db-\d+\.sqlite3", sqlite), sqlite
+
+
+def production_settings_sources() -> dict[str, str]:
+    """The source of each module a server's settings are made of (all but test.py)."""
+    return {
+        path.name: path.read_text()
+        for path in sorted(SETTINGS.glob("*.py"))
+        if path.name != "test.py"
+    }
+
+
 def settings_variables() -> set[str]:
-    """Every variable chatproject/settings.py reads."""
-    source = SETTINGS.read_text()
-    pattern = r"""(?:os\.environ(?:\.get)?|env_bool|env_list)\(?\[?\s*["']([A-Z0-9_]+)["']"""
+    """Every variable the modules of chatproject/settings read."""
+    pattern = r"""(?:os\.environ(?:\.get)?|env_[a-z]+)\(?\[?\s*["']([A-Z0-9_]+)["']"""
+    source = "\n".join(production_settings_sources().values())
     return set(re.findall(pattern, source))
+
+
+def test_settings_read_the_environment_through_one_module():
+    """So that settings_variables finds every variable: the other modules
+    call environment.py's env_* functions with the variable's name."""
+    sources = production_settings_sources()
+    assert "environment.py" in sources
+    readers = {
+        name
+        for name, source in sources.items()
+        if re.search(r"\bos\.(environ|getenv)\b", source) and name != "environment.py"
+    }
+    assert not readers, (
+        f"{sorted(readers)} read os.environ; use chatproject/settings/environment.py"
+    )
 
 
 def test_the_env_example_names_every_variable_and_loads():
@@ -246,7 +295,7 @@ async def replica_ready(sentinel, name: str) -> bool:
 
 
 async def test_the_layer_follows_a_sentinel_failover(tmp_path, monkeypatch):
-    """A round trip through the layer as settings.py builds it from
+    """A round trip through the layer as chatproject.settings builds it from
     REDIS_SENTINELS, with passwords on Redis and on the sentinel. Then the
     master dies: the sentinel promotes the replica, and the same layer (its
     pooled connections on the dead master) carries a group message to a
@@ -298,7 +347,7 @@ async def test_the_layer_follows_a_sentinel_failover(tmp_path, monkeypatch):
         monkeypatch.setenv("REDIS_SENTINEL_MASTER_PASSWORD", password)
         monkeypatch.setenv("CHANNEL_LAYER_PREFIX", "sentinel-test")
         monkeypatch.delenv("REDIS_URL", raising=False)
-        settings = runpy.run_path(str(SETTINGS))
+        settings = load_production_settings()
         assert settings["CHANNEL_LAYERS"]["default"]["BACKEND"] == (
             "channels_redis.core.RedisChannelLayer"
         )

@@ -13,7 +13,6 @@ carries every server's log.
 import asyncio
 import contextlib
 import json
-import runpy
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -44,7 +43,8 @@ from tests.integration.test_multiprocess import (
     sign_up,
     start_servers,
 )
-from tests.live_server import ROOT, Deployment, Server, postgres_deployment
+from tests.live_server import Deployment, Server, postgres_deployment
+from tests.support.settings import load_production_settings
 
 OVERALL_TIMEOUT = 45
 CLOSE_TIMEOUT = 8
@@ -178,7 +178,7 @@ def assert_view_is_history(view: dict[str, dict], stored: list[dict], who: str) 
 async def test_layer_survives_a_redis_restart_quicker_than_it_notices(
     tmp_path, monkeypatch, redis_server_binary
 ):
-    """The channel layer exactly as settings.py configures it. Redis
+    """The channel layer exactly as chatproject.settings configures it. Redis
     restarts before the event loop has read the EOF of the pooled
     connections: the next command on each fails with "Connection closed by
     server" unless it is retried on a new connection (the layer's `retry`).
@@ -186,7 +186,7 @@ async def test_layer_survives_a_redis_restart_quicker_than_it_notices(
     with private_redis(tmp_path) as redis:
         monkeypatch.setenv("REDIS_URL", redis.url)
         monkeypatch.setenv("CHANNEL_LAYER_PREFIX", "quick-restart")
-        settings = runpy.run_path(str(ROOT / "chatproject" / "settings.py"))
+        settings = load_production_settings()
         config = settings["CHANNEL_LAYERS"]["default"]
         assert config["BACKEND"] == "channels_redis.core.RedisChannelLayer"
         layer = RedisChannelLayer(**config["CONFIG"])
