@@ -7,6 +7,7 @@ from rest_framework.exceptions import ValidationError
 from chatproject.errors import flatten_message
 from conversations import services
 from conversations.models import Conversation, Membership, Tag, TagTranslation
+from messaging import services as messaging_services
 
 
 class MembershipInline(admin.TabularInline):
@@ -153,7 +154,7 @@ class ConversationAdmin(admin.ModelAdmin):
     @admin.action(description="Close the selected conversations")
     def close_conversations(self, request: HttpRequest, queryset) -> None:
         closed = sum(
-            services.close_conversation(conversation, actor=request.user)
+            messaging_services.close_conversation(conversation, actor=request.user)
             for conversation in queryset
         )
         self.message_user(request, f"Closed {closed} conversation(s).")
@@ -161,7 +162,7 @@ class ConversationAdmin(admin.ModelAdmin):
     @admin.action(description="Reopen the selected conversations")
     def reopen_conversations(self, request: HttpRequest, queryset) -> None:
         reopened = sum(
-            services.reopen_conversation(conversation, actor=request.user)
+            messaging_services.reopen_conversation(conversation, actor=request.user)
             for conversation in queryset
         )
         self.message_user(request, f"Reopened {reopened} conversation(s).")

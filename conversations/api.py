@@ -10,9 +10,11 @@ from conversations import selectors, services
 from conversations.serializers import (
     CreateConversationSerializer,
     MarkReadSerializer,
-    MemberConversationSerializer,
     ReadStateSerializer,
 )
+from messaging import services as messaging_services
+from messaging.selectors import with_last_messages
+from messaging.serializers import MemberConversationSerializer
 
 
 class ConversationViewSet(viewsets.ViewSet):
@@ -20,6 +22,7 @@ class ConversationViewSet(viewsets.ViewSet):
 
     def render(self, conversations, **kwargs) -> Response:
         many = isinstance(conversations, list)
+        with_last_messages(conversations if many else [conversations])
         return Response(MemberConversationSerializer(conversations, many=many).data, **kwargs)
 
     @extend_schema(
@@ -113,7 +116,7 @@ class ConversationViewSet(viewsets.ViewSet):
         responses={200: MemberConversationSerializer, **error_responses(401, 403, 404)},
     )
     def close(self, request: Request, conversationId: int) -> Response:
-        return self.set_status(request, conversationId, services.close_conversation)
+        return self.set_status(request, conversationId, messaging_services.close_conversation)
 
     @extend_schema(
         summary="Reopen a conversation",
@@ -123,7 +126,7 @@ class ConversationViewSet(viewsets.ViewSet):
         responses={200: MemberConversationSerializer, **error_responses(401, 403, 404)},
     )
     def reopen(self, request: Request, conversationId: int) -> Response:
-        return self.set_status(request, conversationId, services.reopen_conversation)
+        return self.set_status(request, conversationId, messaging_services.reopen_conversation)
 
     @extend_schema(
         summary="Mark a conversation read",

@@ -1,7 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from messaging.serializers import parse_id
+from chatproject.ids import parse_id
 from users.models import User
 
 

@@ -1,6 +1,9 @@
 """Reads of conversations used by more than one caller. Each returns
-conversations with `member_ids`, `my_membership` and `last_message` set, in
-a fixed number of queries however many conversations there are."""
+conversations with `member_ids` and `my_membership` set, in a fixed number
+of queries however many conversations there are (messaging.selectors'
+`with_last_messages` adds each one's newest message)."""
+
+from collections.abc import Iterable
 
 from django.db.models import F, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -11,9 +14,6 @@ from users.models import User
 
 
 def with_details(conversations: list[Conversation], user: User) -> list[Conversation]:
-    from messaging.selectors import last_messages_by_conversation
-
-    last_messages = last_messages_by_conversation(conversations)
     for conversation in conversations:
         memberships = conversation.memberships.all()
         conversation.member_ids = [membership.user_id for membership in memberships]
@@ -21,7 +21,6 @@ def with_details(conversations: list[Conversation], user: User) -> list[Conversa
             (membership for membership in memberships if membership.user_id == user.pk),
             None,
         )
-        conversation.last_message = last_messages.get(conversation.pk)
     return conversations
 
 
@@ -175,3 +174,24 @@ def member_by_foreign_id(conversation_id: int, foreign_id: str) -> User | None:
     if not Membership.objects.filter(conversation_id=conversation_id, user=user).exists():
         return None
     return user
+
+
+def conversation_ids_of(user_id: int):
+    """The ids of the user's conversations (a lazy values list)."""
+    return Membership.objects.filter(user_id=user_id).values_list("conversation_id", flat=True)
+
+
+def last_seen_visible_ids(*, viewer: User, user_ids: Iterable[int]) -> set[int]:
+    """Which of `user_ids` the viewer may see the last-seen time of: their
+    own, and of those who share a conversation with them. One query (none
+    when the viewer asks only about themselves)."""
+    wanted = set(user_ids)
+    visible = {viewer.pk} & wanted
+    others = wanted - visible
+    if others:
+        visible |= set(
+            Membership.objects.filter(
+                user_id__in=others, conversation__memberships__user_id=viewer.pk
+            ).values_list("user_id", flat=True)
+        )
+    return visible

@@ -1,8 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from chatproject.ids import IdField
 from conversations.models import Conversation
-from messaging.serializers import IdField, MessageSerializer
 
 
 class ConversationSerializer(serializers.ModelSerializer):
@@ -46,32 +46,6 @@ class ConversationSerializer(serializers.ModelSerializer):
 
     def get_users(self, conversation: Conversation) -> list[str]:
         return [str(user_id) for user_id in conversation.member_ids]
-
-
-class MemberConversationSerializer(ConversationSerializer):
-    """A conversation as the signed-in member sees it: with their read marker,
-    unread count and the newest message. Expects conversations.selectors'
-    `my_membership` and `last_message`."""
-
-    lastReadSeq = serializers.SerializerMethodField()
-    unreadCount = serializers.SerializerMethodField()
-    lastMessage = MessageSerializer(source="last_message", read_only=True, allow_null=True)
-
-    class Meta(ConversationSerializer.Meta):
-        fields = [
-            *ConversationSerializer.Meta.fields,
-            "lastReadSeq",
-            "unreadCount",
-            "lastMessage",
-        ]
-        read_only_fields = fields
-
-    def get_lastReadSeq(self, conversation: Conversation) -> int:
-        membership = conversation.my_membership
-        return membership.last_read_seq if membership else 0
-
-    def get_unreadCount(self, conversation: Conversation) -> int:
-        return max(conversation.last_seq - self.get_lastReadSeq(conversation), 0)
 
 
 @extend_schema_field(

@@ -1,18 +1,16 @@
 """Writes to conversations and memberships. Views, consumers and the admin
 call these; none of them writes conversation rows themselves."""
 
-import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from conversations import events
 from conversations.models import Conversation, Membership, Tag, TagTranslation
-from messaging import events
 from users.models import User
 from workspaces.models import Workspace
 
@@ -195,89 +193,6 @@ def mark_sender_read(conversation_id: int, user_id: int, seq: int) -> bool:
 
 
 # Status, details and tags ---------------------------------------------------
-
-
-def post_system_message(conversation: Conversation, text: str) -> None:
-    """A system message (no sender, kind system) through the one send path,
-    so it gets its seq and version and reaches live sockets."""
-    from messaging.models import Message
-    from messaging.services import send_message
-
-    send_message(sender=None, conversation=conversation, text=text, kind=Message.Kind.SYSTEM)
-
-
-SYSTEM_NAME_MAX = 64
-ZERO_WIDTH_JOINER = "\u200d"  # joins emoji sequences (👩‍💻): kept
-
-
-def name_for_system_text(name: str) -> str:
-    """A display name as system text quotes it: one line (each run of
-    whitespace, line breaks and control characters becomes one space;
-    invisible format characters such as bidi overrides are dropped) of at
-    most SYSTEM_NAME_MAX characters, cut with an ellipsis. A display name is
-    free-form: unbounded, it could write a notice of its own into the
-    conversation ("…\n\nSECURITY NOTICE: sign in at https://…")."""
-    characters = []
-    for character in name:
-        category = unicodedata.category(character)
-        if character.isspace() or category in {"Cc", "Zl", "Zp"}:
-            characters.append(" ")
-        elif category != "Cf" or character == ZERO_WIDTH_JOINER:
-            characters.append(character)
-    line = " ".join("".join(characters).split())
-    if len(line) > SYSTEM_NAME_MAX:
-        line = line[: SYSTEM_NAME_MAX - 1].rstrip() + "…"
-    return line
-
-
-def actor_suffix(actor: User | None) -> str:
-    """The 'by <name>' of a system text; the username stands in for a display
-    name with nothing visible in it."""
-    if actor is None:
-        return ""
-    return f" by {name_for_system_text(actor.name) or name_for_system_text(actor.username)}"
-
-
-def change_status(conversation: Conversation, *, to: str, closed_at, announcement: str) -> bool:
-    """Move an open conversation to closed or back, with a system message that
-    members' sockets receive as any message. A conversation already in the
-    target status is left alone (False). Runs inside the caller's transaction."""
-    other = (
-        Conversation.Status.OPEN if to == Conversation.Status.CLOSED else Conversation.Status.CLOSED
-    )
-    changed = Conversation.objects.filter(pk=conversation.pk, status=other).update(
-        status=to, closed_at=closed_at
-    )
-    if not changed:
-        conversation.refresh_from_db(fields=["status", "closed_at"])
-        return False
-    conversation.status, conversation.closed_at = to, closed_at
-    post_system_message(conversation, announcement)
-    return True
-
-
-@transaction.atomic
-def close_conversation(conversation: Conversation, *, actor: User | None = None) -> bool:
-    """Close: status `closed`, `closed_at` stamped, "Conversation closed by …".
-    Members can still write to a closed conversation; reopen_conversation
-    reopens it."""
-    return change_status(
-        conversation,
-        to=Conversation.Status.CLOSED,
-        closed_at=timezone.now(),
-        announcement=f"Conversation closed{actor_suffix(actor)}.",
-    )
-
-
-@transaction.atomic
-def reopen_conversation(conversation: Conversation, *, actor: User | None = None) -> bool:
-    """Open a closed conversation again (closed_at cleared), with a system message."""
-    return change_status(
-        conversation,
-        to=Conversation.Status.OPEN,
-        closed_at=None,
-        announcement=f"Conversation reopened{actor_suffix(actor)}.",
-    )
 
 
 EDITABLE_DETAILS = {"title", "assignee", "rating", "summary", "workspace"}

@@ -7,13 +7,14 @@ from chatproject import throttling
 from chatproject.errors import flatten_message
 from conversations import selectors, services
 from conversations.forms import NewConversationForm
-from conversations.serializers import MemberConversationSerializer
+from messaging.selectors import with_last_messages
+from messaging.serializers import MemberConversationSerializer
 from users.services import online_user_ids
 
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    conversations = selectors.conversations_for_user(request.user)
+    conversations = with_last_messages(selectors.conversations_for_user(request.user))
     names = selectors.display_names(conversations, request.user)
     rows = [{"name": names[c.pk], **MemberConversationSerializer(c).data} for c in conversations]
     online = online_user_ids({uid for c in conversations for uid in c.member_ids})

@@ -23,12 +23,12 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chatproject.ids import parse_id
 from conversations import selectors as conversation_selectors
 from conversations.models import Membership
 from integrations.auth import AsappKeyAuthentication
 from integrations.base import CompatView, iso, whole_conversation
 from messaging.models import Message
-from messaging.serializers import parse_id
 
 ROLES = ["agent", "customer", "system"]
 

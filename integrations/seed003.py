@@ -21,13 +21,13 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chatproject.ids import parse_id
 from chatproject.openapi import error_responses
 from conversations import selectors as conversation_selectors
 from integrations.auth import BearerKeyAuthentication
 from integrations.base import CompatView, foreign_user_id, iso
 from messaging import selectors
 from messaging.models import Message
-from messaging.serializers import parse_id
 
 PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 100

@@ -27,12 +27,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chatproject.errors import ApiError
+from chatproject.ids import parse_id
 from conversations import selectors as conversation_selectors
 from conversations.models import Conversation
 from integrations.auth import XApiKeyAuthentication
 from integrations.base import CompatView, foreign_user_id, iso, whole_conversation
 from messaging.models import Message
-from messaging.serializers import parse_id
 
 USER_ID_HEADER = "userId"
 

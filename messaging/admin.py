@@ -4,9 +4,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from rest_framework.exceptions import APIException
 
+from chatproject.ids import parse_id
 from messaging import services
 from messaging.models import Message
-from messaging.serializers import parse_id
 
 
 class ConversationIdFilter(admin.SimpleListFilter):

@@ -10,7 +10,7 @@ from chatproject import throttling
 from chatproject.openapi import error_responses
 from conversations.models import Conversation
 from conversations.selectors import membership_for
-from messaging import selectors, services
+from messaging import events, selectors, services
 from messaging.serializers import (
     EditMessageSerializer,
     HistoryQuerySerializer,
@@ -97,7 +97,7 @@ class MessageViewSet(viewsets.ViewSet):
             client_timestamp=data.get("clientTimestamp"),
             require_membership=True,
         )
-        return Response(MessageSerializer(message).data)
+        return Response(events.represented(message))
 
     @extend_schema(
         summary="A conversation's messages",
@@ -160,7 +160,7 @@ class MessageViewSet(viewsets.ViewSet):
         message = services.edit_message(
             actor=request.user, message=message, text=serializer.validated_data["text"]
         )
-        return Response(MessageSerializer(message).data)
+        return Response(events.represented(message))
 
     @extend_schema(
         summary="Delete one of my messages",
@@ -175,4 +175,4 @@ class MessageViewSet(viewsets.ViewSet):
     def destroy(self, request: Request, conversationId: int, messageId: int) -> Response:
         message = self.own_message(request, conversationId, messageId)
         message = services.delete_message(actor=request.user, message=message)
-        return Response(MessageSerializer(message).data)
+        return Response(events.represented(message))

@@ -39,6 +39,14 @@ def last_messages_by_conversation(
     return found
 
 
+def with_last_messages(conversations: list[Conversation]) -> list[Conversation]:
+    """Sets each conversation's `last_message` (MemberConversationSerializer's)."""
+    last_messages = last_messages_by_conversation(conversations)
+    for conversation in conversations:
+        conversation.last_message = last_messages.get(conversation.pk)
+    return conversations
+
+
 def history_page(
     conversation_id: int,
     *,

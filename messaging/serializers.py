@@ -1,8 +1,9 @@
-import re
-
 from django.conf import settings
 from rest_framework import serializers
 
+from chatproject.ids import IdField
+from conversations.models import Conversation
+from conversations.serializers import ConversationSerializer
 from messaging.models import Message
 
 
@@ -64,36 +65,6 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-ID_PATTERN = re.compile(r"^[0-9]{1,18}$")
-
-
-def parse_id(value: str | None) -> int | None:
-    """A database id written as digits (1 to 18 ASCII ones, around spaces), or
-    None for anything else ("²", "-1", a number too big for the database's
-    integer): an id that cannot exist is "not found", never a query."""
-    value = (value or "").strip()
-    return int(value) if ID_PATTERN.fullmatch(value) else None
-
-
-class IdField(serializers.RegexField):
-    """An id as the API writes it: a string of digits (a JSON number is accepted too)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(ID_PATTERN.pattern, **kwargs)
-
-    def to_internal_value(self, data):
-        if isinstance(data, int) and not isinstance(data, bool):
-            data = str(data)
-        if not isinstance(data, str):
-            self.fail("invalid")
-        value = super().to_internal_value(data)
-        # The regex validator runs only after this method, so check it here
-        # before int(): "abc" must be a 400, not a ValueError (500).
-        if not ID_PATTERN.match(value):
-            self.fail("invalid")
-        return int(value)
-
-
 class SendMessageSerializer(serializers.Serializer):
     conversationId = IdField()
     sender = IdField(help_text="Must be the signed-in user's id.")
@@ -132,3 +103,29 @@ class HistoryQuerySerializer(serializers.Serializer):
                 f"Use one of before, after, sinceVersion, not {given}."
             )
         return attrs
+
+
+class MemberConversationSerializer(ConversationSerializer):
+    """A conversation as the signed-in member sees it: with their read marker,
+    unread count and the newest message. Expects conversations.selectors'
+    `my_membership` and `last_message`."""
+
+    lastReadSeq = serializers.SerializerMethodField()
+    unreadCount = serializers.SerializerMethodField()
+    lastMessage = MessageSerializer(source="last_message", read_only=True, allow_null=True)
+
+    class Meta(ConversationSerializer.Meta):
+        fields = [
+            *ConversationSerializer.Meta.fields,
+            "lastReadSeq",
+            "unreadCount",
+            "lastMessage",
+        ]
+        read_only_fields = fields
+
+    def get_lastReadSeq(self, conversation: Conversation) -> int:
+        membership = conversation.my_membership
+        return membership.last_read_seq if membership else 0
+
+    def get_unreadCount(self, conversation: Conversation) -> int:
+        return max(conversation.last_seq - self.get_lastReadSeq(conversation), 0)

@@ -1,6 +1,7 @@
 """Writes to messages: send, edit, delete, bulk import. The REST API, the
 WebSocket consumer, the admin and management commands all call these."""
 
+import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -91,7 +92,7 @@ def send_message(
             )
             # Announced before the read mark, so the `read` a reply may cause
             # follows the message it points at.
-            events.publish_message_created(message)
+            events.publish_message_change(message, events.CREATED)
             if sender is not None:
                 is_member = mark_sender_read(conversation.pk, sender.pk, seq)
                 if require_membership and not is_member:
@@ -136,7 +137,7 @@ def edit_message(*, actor: User, message: Message, text: str) -> Message:
     current.text = text
     current.edited_at = timezone.now()
     current.save(update_fields=["text", "edited_at", "version"])
-    events.publish_message_updated(current)
+    events.publish_message_change(current, events.UPDATED)
     return current
 
 
@@ -148,7 +149,7 @@ def delete_message(*, actor: User, message: Message) -> Message:
     current.text = ""
     current.deleted_at = timezone.now()
     current.save(update_fields=["text", "deleted_at", "version"])
-    events.publish_message_deleted(current)
+    events.publish_message_change(current, events.DELETED)
     return current
 
 
@@ -211,3 +212,86 @@ def import_messages(
     if batch:
         flush()
     return loaded
+
+
+# Closing and reopening: a conversation status change with its system notice -
+
+
+def post_system_message(conversation: Conversation, text: str) -> None:
+    """A system message (no sender, kind system) through the one send path,
+    so it gets its seq and version and reaches live sockets."""
+    send_message(sender=None, conversation=conversation, text=text, kind=Message.Kind.SYSTEM)
+
+
+SYSTEM_NAME_MAX = 64
+ZERO_WIDTH_JOINER = "\u200d"  # joins emoji sequences (👩‍💻): kept
+
+
+def name_for_system_text(name: str) -> str:
+    """A display name as system text quotes it: one line (each run of
+    whitespace, line breaks and control characters becomes one space;
+    invisible format characters such as bidi overrides are dropped) of at
+    most SYSTEM_NAME_MAX characters, cut with an ellipsis. A display name is
+    free-form: unbounded, it could write a notice of its own into the
+    conversation ("…\n\nSECURITY NOTICE: sign in at https://…")."""
+    characters = []
+    for character in name:
+        category = unicodedata.category(character)
+        if character.isspace() or category in {"Cc", "Zl", "Zp"}:
+            characters.append(" ")
+        elif category != "Cf" or character == ZERO_WIDTH_JOINER:
+            characters.append(character)
+    line = " ".join("".join(characters).split())
+    if len(line) > SYSTEM_NAME_MAX:
+        line = line[: SYSTEM_NAME_MAX - 1].rstrip() + "…"
+    return line
+
+
+def actor_suffix(actor: User | None) -> str:
+    """The 'by <name>' of a system text; the username stands in for a display
+    name with nothing visible in it."""
+    if actor is None:
+        return ""
+    return f" by {name_for_system_text(actor.name) or name_for_system_text(actor.username)}"
+
+
+def change_status(conversation: Conversation, *, to: str, closed_at, announcement: str) -> bool:
+    """Move an open conversation to closed or back, with a system message that
+    members' sockets receive as any message. A conversation already in the
+    target status is left alone (False). Runs inside the caller's transaction."""
+    other = (
+        Conversation.Status.OPEN if to == Conversation.Status.CLOSED else Conversation.Status.CLOSED
+    )
+    changed = Conversation.objects.filter(pk=conversation.pk, status=other).update(
+        status=to, closed_at=closed_at
+    )
+    if not changed:
+        conversation.refresh_from_db(fields=["status", "closed_at"])
+        return False
+    conversation.status, conversation.closed_at = to, closed_at
+    post_system_message(conversation, announcement)
+    return True
+
+
+@transaction.atomic
+def close_conversation(conversation: Conversation, *, actor: User | None = None) -> bool:
+    """Close: status `closed`, `closed_at` stamped, "Conversation closed by …".
+    Members can still write to a closed conversation; reopen_conversation
+    reopens it."""
+    return change_status(
+        conversation,
+        to=Conversation.Status.CLOSED,
+        closed_at=timezone.now(),
+        announcement=f"Conversation closed{actor_suffix(actor)}.",
+    )
+
+
+@transaction.atomic
+def reopen_conversation(conversation: Conversation, *, actor: User | None = None) -> bool:
+    """Open a closed conversation again (closed_at cleared), with a system message."""
+    return change_status(
+        conversation,
+        to=Conversation.Status.OPEN,
+        closed_at=None,
+        announcement=f"Conversation reopened{actor_suffix(actor)}.",
+    )

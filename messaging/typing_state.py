@@ -1,7 +1,7 @@
 """Who is typing right now, for readers that are not sockets (seed 002's
 `visitorTyping` and `userTyping`).
 
-The consumer's `typing` frames go through messaging.events.publish_typing,
+The consumer's `typing` frames go through realtime.presence.publish_typing,
 which records them here: a key per (conversation, user) in Django's cache
 (Redis when REDIS_URL is set, so every process sees every process's
 typists), set by `active: true` and deleted by `active: false`. The key lives

@@ -1,9 +1,11 @@
 """The chat socket at /ws/chat/: one socket carries the live events of all
 of the caller's conversations. The protocol is in README "WebSocket".
 
-The consumer is thin: it parses frames, checks membership, calls the same
-services as the REST API and forwards the frames that messaging.events
-publishes. It never builds a message event itself.
+The consumer is the protocol: it parses and dispatches frames, answers
+with error frames, joins and leaves groups through the bus, and forwards
+the frames the apps publish (it never builds a message event itself). Its
+database work is in realtime.hops, presence in realtime.presence, delivery
+order in realtime.ordering.
 """
 
 import asyncio
@@ -12,10 +14,8 @@ import json
 import logging
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
@@ -24,20 +24,21 @@ from rest_framework.exceptions import APIException, NotFound, PermissionDenied, 
 from chatproject import bus, throttling
 from chatproject.concurrency import LoopGate
 from chatproject.errors import flatten_message, translate_exception
-from conversations import selectors as conversation_selectors
-from conversations import services as conversation_services
-from conversations.models import Conversation, Membership
-from messaging import events, selectors, services
-from messaging.serializers import MessageSerializer
+from messaging import events
 from realtime import layer_guard, ordering
 from realtime.frames import CLIENT_FRAMES
-from users import services as user_services
-from users.credentials import (
-    CLOSE_CREDENTIAL_REVOKED,
-    REVOKED,
-    SocketCredential,
-    credential_for_scope,
+from realtime.hops import (
+    CredentialGone,
+    changes_page,
+    close_socket_state,
+    database_check_credential,
+    missed_frames,
+    open_socket_state,
+    read_from_socket,
+    send_from_socket,
 )
+from realtime.presence import heartbeat, publish_presence, publish_typing
+from users.credentials import CLOSE_CREDENTIAL_REVOKED, REVOKED, credential_for_scope
 
 logger = logging.getLogger("realtime.consumers")
 
@@ -55,142 +56,6 @@ CLOSE_UNAVAILABLE = layer_guard.CLOSE_UNAVAILABLE
 # Sent as many frames again over the rate after being told to wait (README
 # "Limits and throttling"): 4000 + the HTTP status, as 4401.
 CLOSE_TOO_MANY_FRAMES = 4429
-SYNC_PAGE = 100
-MESSAGE_EVENTS = {"message.new", "message.updated", "message.deleted"}
-
-
-class CredentialGone(Exception):
-    """The socket's credential no longer holds: it closes with 4401."""
-
-
-def require_credential(credential: SocketCredential) -> None:
-    """Every frame's database hop starts here: no frame is served once the
-    credential is gone, even before its `credential.revoked` event arrives."""
-    if not credential.is_valid():
-        raise CredentialGone
-
-
-@dataclass
-class OpenedSocket:
-    versions: dict[int, int]  # the user's conversations and their last versions
-    became_online: bool
-    presence: list[dict]  # presence frames of the conversations' online members
-    refused: bool = False  # over the user's cap on open sockets
-
-
-@database_sync_to_async
-def open_socket_state(user, channel_name: str) -> OpenedSocket:
-    """Everything a new socket needs from the database, in one hop to the
-    process's sync thread (each hop queues behind every other socket's
-    database work)."""
-    if user_services.live_sockets().filter(user=user).count() >= settings.CHAT_WS_MAX_SOCKETS:
-        return OpenedSocket({}, False, [], refused=True)
-    versions = dict(user.memberships.values_list("conversation_id", "conversation__last_version"))
-    became_online = user_services.socket_opened(user, channel_name)
-    return OpenedSocket(versions, became_online, events.online_presence_frames(list(versions)))
-
-
-@database_sync_to_async
-def missed_frames(
-    user, credential: SocketCredential, conversation_id: int, since_version: int, limit: int
-) -> list[dict]:
-    """Message frames after `since_version`, from the database (ordering.InOrder)."""
-    require_credential(credential)
-    conversation_selectors.membership_for(user, conversation_id)
-    changed, _ = selectors.changes_since(conversation_id, since_version, limit=limit)
-    return [events.message_frame(events.change_type(m), m) for m in changed]
-
-
-@database_sync_to_async
-def send_from_socket(user, credential: SocketCredential, data: dict, *, joined: bool) -> dict:
-    """`joined`: the conversation is one of the socket's. Such a send goes
-    straight to the service, which checks the membership inside its
-    transaction (no query of its own); any other id is answered from the
-    membership lookup (403 or 404) without taking the conversation's lock."""
-    require_credential(credential)
-    # The budget of POST /api/messages: one per user, whatever the transport.
-    throttling.limit_message_send(user.pk)
-    conversation_id = data["conversationId"]
-    if not joined:
-        conversation_selectors.membership_for(user, conversation_id)
-    message, _ = services.send_message(
-        sender=user,
-        conversation=Conversation.reference(conversation_id),
-        text=data["text"],
-        client_message_id=data.get("clientMessageId") or None,
-        client_timestamp=data.get("clientTimestamp"),
-        require_membership=True,
-    )
-    return MessageSerializer(message).data
-
-
-@database_sync_to_async
-def read_from_socket(user, credential: SocketCredential, data: dict) -> None:
-    require_credential(credential)
-    membership = conversation_selectors.membership_for(user, data["conversationId"])
-    conversation_services.mark_read(membership=membership, seq=data["seq"])
-
-
-database_check_credential = database_sync_to_async(require_credential)
-
-
-@database_sync_to_async
-def changes_page(
-    user, credential: SocketCredential, conversation_id: int, since_version: int
-) -> tuple[list[dict], bool]:
-    """One page (SYNC_PAGE) of the changes after `since_version`, and whether
-    there are more: a sync is sent page by page, so that a long one holds
-    neither the sync thread nor the process's memory."""
-    require_credential(credential)
-    conversation_selectors.membership_for(user, conversation_id)
-    changed, more = selectors.changes_since(conversation_id, since_version, limit=SYNC_PAGE)
-    return [events.message_frame(events.change_type(m), m) for m in changed], more
-
-
-# Channel names of the sockets this process has open: what the presence
-# heartbeat keeps alive (users.services.keep_sockets_alive).
-open_channels: set[str] = set()
-
-
-@database_sync_to_async
-def keep_sockets_alive() -> list[tuple[int, Any, list[int]]]:
-    return [
-        (user_id, last_seen_at, list(conversation_ids_of(user_id)))
-        for user_id, last_seen_at in user_services.keep_sockets_alive(set(open_channels))
-    ]
-
-
-def conversation_ids_of(user_id: int):
-    return Membership.objects.filter(user_id=user_id).values_list("conversation_id", flat=True)
-
-
-async def presence_heartbeat() -> None:
-    """Mark this process's sockets alive and announce as offline the users
-    whose only sockets were on a process that died without closing them."""
-    for user_id, last_seen_at, conversation_ids in await keep_sockets_alive():
-        await events.publish_presence(
-            user_id, conversation_ids, online=False, last_seen_at=last_seen_at
-        )
-
-
-async def keep_presence() -> None:
-    """One task per server process: a presence heartbeat every PRESENCE_HEARTBEAT."""
-    while True:
-        await asyncio.sleep(user_services.PRESENCE_HEARTBEAT.total_seconds())
-        try:
-            await presence_heartbeat()
-        except Exception:
-            logger.exception("Presence heartbeat failed")
-
-
-presence_keeper: asyncio.Task | None = None
-
-
-def ensure_presence_keeper() -> None:
-    global presence_keeper
-    loop = asyncio.get_running_loop()
-    if presence_keeper is None or presence_keeper.done() or presence_keeper.get_loop() is not loop:
-        presence_keeper = loop.create_task(keep_presence())
 
 
 def parsed_frame(raw: str | bytes) -> Any:
@@ -237,7 +102,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # stays counted online until PRESENCE_TIMEOUT.
             await self.end_after_failure(exc)
         finally:
-            open_channels.discard(getattr(self, "channel_name", None))
+            heartbeat.closed(getattr(self, "channel_name", None))
             layer_guard.forget(self)
             if hasattr(self, "in_order"):
                 self.in_order.close()
@@ -298,22 +163,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.credential = credential_for_scope(self.scope)
         self.typing_sent_at: dict[int, float] = {}
         self.typing_in: set[int] = set()
-        open_channels.add(self.channel_name)
         self.conversation_ids = set(opened.versions)
         self.in_order = ordering.InOrder(
-            self.send_live, self.missed_frames, events.encode, opened.versions
+            self.send_live, self.missed_frames, bus.encode, opened.versions
         )
-        await self.group_add(events.user_group(user.pk))
+        await self.group_add(bus.user_group(user.pk))
         for conversation_id in self.conversation_ids:
             await self.join(conversation_id)
         await self.accept()
-        ensure_presence_keeper()
+        heartbeat.opened(self.channel_name)
         if opened.became_online:
-            await events.publish_presence(
-                user.pk, self.conversation_ids, online=True, last_seen_at=None
-            )
+            await publish_presence(user.pk, self.conversation_ids, online=True, last_seen_at=None)
         for frame in opened.presence:
-            await self.send(text_data=events.encode(frame))
+            await self.send(text_data=bus.encode(frame))
         layer_guard.watch(self)
         group_expiry = getattr(self.channel_layer, "group_expiry", None)
         if group_expiry:
@@ -338,8 +200,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         restarts the clock."""
         while True:
             await asyncio.sleep(interval)
-            groups = [events.user_group(self.user.pk)] + [
-                events.conversation_group(cid) for cid in list(self.conversation_ids)
+            groups = [bus.user_group(self.user.pk)] + [
+                bus.conversation_group(cid) for cid in list(self.conversation_ids)
             ]
             try:
                 for group in groups:
@@ -349,13 +211,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def join(self, conversation_id: int) -> None:
         self.conversation_ids.add(conversation_id)
-        await self.group_add(events.conversation_group(conversation_id))
+        await self.group_add(bus.conversation_group(conversation_id))
 
     async def leave(self, conversation_id: int) -> None:
         """The user was removed from the conversation: no more of its events,
         and sends to it take the membership lookup (403)."""
         self.conversation_ids.discard(conversation_id)
-        await self.group_discard(events.conversation_group(conversation_id))
+        await self.group_discard(bus.conversation_group(conversation_id))
 
     async def group_add(self, group: str) -> None:
         """Join a channel-layer group (through the bus: capped and timed)."""
@@ -375,7 +237,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not hasattr(self, "user") or self.forgotten:
             return
         self.forgotten = True
-        open_channels.discard(self.channel_name)
+        heartbeat.closed(self.channel_name)
         layer_guard.forget(self)
         if self.sync_task is not None:
             self.sync_task.cancel()
@@ -383,21 +245,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # Stopped first, so that it cannot join a group left below.
             self.group_refresher.cancel()
             await asyncio.gather(self.group_refresher, return_exceptions=True)
-        groups = [events.conversation_group(cid) for cid in self.conversation_ids]
+        groups = [bus.conversation_group(cid) for cid in self.conversation_ids]
         try:
-            for group in [*groups, events.user_group(self.user.pk)]:
+            for group in [*groups, bus.user_group(self.user.pk)]:
                 await self.group_discard(group)
         except Exception as exc:
             logger.warning("Leaving the groups of %s failed: %s", self.channel_name, exc)
         try:
-            last_seen_at = await database_sync_to_async(user_services.socket_closed)(
-                self.user, self.channel_name
-            )
+            last_seen_at = await close_socket_state(self.user, self.channel_name)
         except Exception as exc:
             logger.warning("Forgetting socket %s failed: %s", self.channel_name, exc)
             return
         if last_seen_at is not None:
-            await events.publish_presence(
+            await publish_presence(
                 self.user.pk, self.conversation_ids, online=False, last_seen_at=last_seen_at
             )
 
@@ -483,22 +343,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def handle(self, frame: dict, data: dict) -> None:
         frame_type = frame["type"]
         if frame_type == "message.send":
-            message = await send_from_socket(
+            ack = await send_from_socket(
                 self.user,
                 self.credential,
                 data,
                 joined=data["conversationId"] in self.conversation_ids,
             )
-            await self.send_frame(
-                {
-                    "type": "message.ack",
-                    "clientMessageId": data.get("clientMessageId"),
-                    "conversationId": message["conversationId"],
-                    "seq": message["seq"],
-                    "version": message["version"],
-                    "message": message,
-                }
-            )
+            await self.send_frame(ack)
         elif frame_type == "typing":
             await self.typing(data["conversationId"], data["active"])
         elif frame_type == "read":
@@ -533,7 +384,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         else:
             return
         await database_check_credential(self.credential)
-        await events.publish_typing(conversation_id, self.user.pk, active=active)
+        await publish_typing(conversation_id, self.user.pk, active=active)
 
     async def chat_event(self, event: dict[str, Any]) -> None:
         """A frame published through the bus to one of this socket's groups."""
@@ -572,7 +423,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.leave(int(event["conversationId"]))
         if event["frameType"] == "typing" and event.get("userId") == str(self.user.pk):
             return
-        if event["frameType"] in MESSAGE_EVENTS and event.get("version") is not None:
+        if event["frameType"] in events.MESSAGE_EVENTS and event.get("version") is not None:
             conversation_id = int(event["conversationId"])
             await self.in_order.event(conversation_id, event["version"], event["frame"])
             return
@@ -601,7 +452,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.in_order.seen(conversation_id, frame["version"])
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=events.encode(frame))
+        await self.send(text_data=bus.encode(frame))
 
     async def send_api_error(self, exc: APIException, frame: dict) -> None:
         details = {}

@@ -4,8 +4,9 @@ frame from them, with the message and conversation shapes of the REST API."""
 
 from rest_framework import serializers
 
+from chatproject.ids import IdField
 from conversations.serializers import ConversationSerializer
-from messaging.serializers import IdField, MessageSerializer
+from messaging.serializers import MessageSerializer
 
 # Client → server -----------------------------------------------------------
 

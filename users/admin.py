@@ -112,7 +112,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset) -> None:
-        from users.services import revoke_token
-
         for token in queryset:
-            revoke_token(token)
+            services.revoke_token(token)

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from chatproject import throttling
 from chatproject.errors import ApiError
 from chatproject.openapi import error_responses
+from conversations import selectors as conversation_selectors
 from users import services
 from users.models import ApiToken, User
 from users.serializers import (
@@ -26,8 +27,10 @@ USER_DIRECTORY_LIMIT = 200
 
 def users_data(viewer: User, users: list[User], *, many: bool) -> dict | list:
     """`users` (or with many=False the one in it) as `viewer` sees them (their
-    lastSeenAt only where users.services.last_seen_visible_ids allows): one query."""
-    visible = services.last_seen_visible_ids(viewer=viewer, user_ids=[user.pk for user in users])
+    lastSeenAt only where conversations.selectors.last_seen_visible_ids allows): one query."""
+    visible = conversation_selectors.last_seen_visible_ids(
+        viewer=viewer, user_ids=[user.pk for user in users]
+    )
     context = {"last_seen_visible": visible}
     return UserSerializer(users if many else users[0], many=many, context=context).data
 

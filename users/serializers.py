@@ -7,7 +7,7 @@ from users.models import ApiToken, User
 class UserSerializer(serializers.ModelSerializer):
     """A user as the viewer sees them: `lastSeenAt` only for the users in the
     context's `last_seen_visible` (the viewer and who shares a conversation
-    with them: users.services.last_seen_visible_ids), null for the rest."""
+    with them: conversations.selectors.last_seen_visible_ids), null for the rest."""
 
     id = serializers.CharField(read_only=True)
     displayName = serializers.CharField(source="name", read_only=True)

@@ -235,21 +235,3 @@ def keep_sockets_alive(
 
 def online_user_ids(user_ids: Iterable[int]) -> set[int]:
     return set(live_sockets().filter(user_id__in=list(user_ids)).values_list("user_id", flat=True))
-
-
-def last_seen_visible_ids(*, viewer: User, user_ids: Iterable[int]) -> set[int]:
-    """Which of `user_ids` the viewer may see the last-seen time of: their
-    own, and of those who share a conversation with them. One query (none
-    when the viewer asks only about themselves)."""
-    from conversations.models import Membership  # conversations depends on users
-
-    wanted = set(user_ids)
-    visible = {viewer.pk} & wanted
-    others = wanted - visible
-    if others:
-        visible |= set(
-            Membership.objects.filter(
-                user_id__in=others, conversation__memberships__user_id=viewer.pk
-            ).values_list("user_id", flat=True)
-        )
-    return visible

@@ -12,10 +12,16 @@ DEFAULT_WORKSPACE_SLUG = "default"
 
 class WorkspaceManager(models.Manager):
     def default(self) -> "Workspace":
-        """The default workspace (workspaces.services.default_workspace)."""
-        from workspaces import services  # the services import the models
-
-        return services.default_workspace()
+        """The default workspace, where conversations go when none is named.
+        Migration 0002 creates it; it is created again here if it is gone (a
+        test database flushed between tests), so nothing that creates a
+        conversation has to name a workspace: the one write a model default
+        makes, of one fixed row. Safe under concurrency (get_or_create retries
+        a lost race on the unique slug)."""
+        workspace, _ = self.get_or_create(
+            slug=DEFAULT_WORKSPACE_SLUG, defaults={"name": "Default workspace"}
+        )
+        return workspace
 
 
 class Workspace(models.Model):

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from users.models import User, hash_token
-from workspaces.models import DEFAULT_WORKSPACE_SLUG, ApiKey, Workspace
+from workspaces.models import ApiKey, Workspace
 
 KEY_LAST_USED_GRANULARITY = timedelta(minutes=1)
 
@@ -26,15 +26,8 @@ def create_workspace(*, name: str, slug: str) -> Workspace:
 
 
 def default_workspace() -> Workspace:
-    """The default workspace, where conversations go when none is named.
-    Migration 0002 creates it; it is created again here if it is gone (a test
-    database flushed between tests), so nothing that creates a conversation
-    has to name a workspace. Safe under concurrency (get_or_create retries a
-    lost race on the unique slug)."""
-    workspace, _ = Workspace.objects.get_or_create(
-        slug=DEFAULT_WORKSPACE_SLUG, defaults={"name": "Default workspace"}
-    )
-    return workspace
+    """The default workspace (created again if it is gone: Workspace.objects.default)."""
+    return Workspace.objects.default()
 
 
 def create_api_key(

@@ -80,13 +80,13 @@ def test_tokens_are_revoked_in_the_admin_not_deleted(admin_client, user):
 # The default workspace ----------------------------------------------------------------------
 
 
-def test_the_default_workspace_is_written_by_the_workspaces_service(db, user, monkeypatch, calls):
+def test_the_default_workspace_is_made_once_when_it_is_missing(db, user):
+    """The one row a model default may write (models never import services:
+    Workspace.objects.default ensures it; workspaces.services reads it there)."""
     Workspace.objects.filter(slug=DEFAULT_WORKSPACE_SLUG).delete()
-    spy(monkeypatch, calls, workspace_services, "default_workspace")
 
     conversation = Conversation.objects.create(kind=Conversation.Kind.GROUP, title="Notes")
 
-    assert calls["default_workspace"]
     assert conversation.workspace.slug == DEFAULT_WORKSPACE_SLUG
     assert Workspace.objects.filter(slug=DEFAULT_WORKSPACE_SLUG).count() == 1
     assert workspace_services.default_workspace() == conversation.workspace

@@ -32,10 +32,10 @@ from django.utils.html import escape
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from chatproject import bus
 from chatproject import settings as project_settings
 from chatproject.asgi import application
 from conversations.models import Conversation, Membership
-from messaging import events
 from messaging.models import Message
 from messaging.services import send_message
 from tests.api_helpers import assert_error, post_message
@@ -477,7 +477,7 @@ async def test_socket_authorization_matrix(action, role):
         await barrier(communicator)
         layer = get_channel_layer()
         listener = await layer.new_channel()
-        await layer.group_add(events.conversation_group(conversation.pk), listener)
+        await layer.group_add(bus.conversation_group(conversation.pk), listener)
 
         await communicator.send_json_to(frame_for(action, conversation))
         replies = await barrier(communicator)

@@ -5,9 +5,9 @@ get `conversation.deleted` after the commit."""
 import pytest
 from django.db import transaction
 
+from chatproject.bus import user_group
 from conversations import services
 from conversations.models import Conversation, Membership
-from messaging.events import user_group
 from messaging.models import Message
 from messaging.services import send_message
 from messaging.tests.test_events import frames

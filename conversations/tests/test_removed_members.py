@@ -8,10 +8,10 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from chatproject.bus import user_group
 from conversations import services
 from conversations.models import Conversation, Membership
 from conversations.tests.test_support import change_form
-from messaging.events import user_group
 from messaging.services import send_message
 from tests.api_helpers import assert_error
 from tests.factories import UserFactory

@@ -10,10 +10,11 @@ from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
+from chatproject.bus import conversation_group, user_group
 from conftest import client_for
 from conversations import selectors, services
 from conversations.models import Conversation, Membership, Tag, TagTranslation
-from messaging.events import conversation_group, user_group
+from messaging import services as messaging_services
 from messaging.models import Message
 from tests.api_helpers import assert_error
 from tests.factories import ConversationFactory, UserFactory
@@ -63,8 +64,8 @@ def test_closing_stamps_closed_at_and_posts_a_system_message_once(user, other_us
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(conversation_group(conversation.pk), channel)
 
-    assert services.close_conversation(conversation, actor=user) is True
-    assert services.close_conversation(conversation, actor=user) is False
+    assert messaging_services.close_conversation(conversation, actor=user) is True
+    assert messaging_services.close_conversation(conversation, actor=user) is False
 
     conversation.refresh_from_db()
     assert conversation.status == Conversation.Status.CLOSED
@@ -75,7 +76,7 @@ def test_closing_stamps_closed_at_and_posts_a_system_message_once(user, other_us
     frame = json.loads(async_to_sync(layer.receive)(channel)["frame"])
     assert (frame["type"], frame["message"]["kind"]) == ("message.new", "system")
 
-    assert services.reopen_conversation(conversation) is True
+    assert messaging_services.reopen_conversation(conversation) is True
     conversation.refresh_from_db()
     assert (conversation.status, conversation.closed_at) == ("open", None)
     assert Message.objects.filter(conversation=conversation).count() == 2

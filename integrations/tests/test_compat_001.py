@@ -12,11 +12,10 @@ from rest_framework.throttling import BaseThrottle
 
 from chatproject.errors import ApiError
 from conversations.models import Membership
-from conversations.services import close_conversation
 from integrations import seed001
 from integrations.tests.helpers import assert_shape, conversation_of, parse_time, say
 from messaging.models import Message
-from messaging.services import delete_message, import_messages
+from messaging.services import close_conversation, delete_message, import_messages
 from tests.factories import UserFactory
 from users.services import issue_token
 from workspaces.services import revoke_api_key

@@ -11,14 +11,13 @@ from django.test.utils import CaptureQueriesContext
 from conversations.models import Membership, Tag, TagTranslation
 from conversations.services import (
     add_member,
-    close_conversation,
     save_tag,
     save_tag_translation,
     set_conversation_tags,
     update_conversation,
 )
 from integrations.tests.helpers import assert_shape, conversation_of, parse_time, say
-from messaging.services import delete_message, import_messages
+from messaging.services import close_conversation, delete_message, import_messages
 from messaging.typing_state import record_typing
 from tests.api_helpers import assert_error
 from tests.factories import UserFactory

@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from messaging.events import conversation_group
+from chatproject.bus import conversation_group
 from messaging.models import Message
 from messaging.services import send_message
 from tests.factories import ConversationFactory, UserFactory

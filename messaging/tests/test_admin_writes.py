@@ -5,10 +5,9 @@
 import pytest
 from rest_framework.exceptions import PermissionDenied
 
-from conversations.services import close_conversation
 from messaging import services
 from messaging.models import Message
-from messaging.services import send_message
+from messaging.services import close_conversation, send_message
 from messaging.tests.test_events import frames, listen
 from tests.factories import ConversationFactory, UserFactory
 

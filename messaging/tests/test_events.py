@@ -11,9 +11,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import channel_layers, get_channel_layer
 from django.db import transaction
 
+from chatproject.bus import EVENT_HANDLER
 from conversations.models import Membership
 from conversations.services import create_conversation, mark_read
-from messaging.events import EVENT_HANDLER
 from messaging.models import Message
 from messaging.services import delete_message, edit_message, send_message
 from tests.factories import UserFactory

@@ -12,13 +12,14 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
+from chatproject import bus
 from chatproject.asgi import application
 from conftest import client_for
 from conversations.models import Conversation, Membership
 from conversations.services import add_member, create_conversation, remove_member
 from messaging.models import Message
 from messaging.services import delete_message, edit_message, send_message
-from realtime import consumers
+from realtime import consumers, hops, presence
 from tests.factories import ConversationFactory, UserFactory
 from users.models import User
 from users.services import issue_token
@@ -640,7 +641,7 @@ async def test_edits_and_deletes_arrive_as_updated_and_deleted(sockets):
 
 @pytest.mark.parametrize("page", [500, 2])
 async def test_sync_returns_exactly_the_missed_changes_in_version_order(sockets, monkeypatch, page):
-    monkeypatch.setattr(consumers, "SYNC_PAGE", page)
+    monkeypatch.setattr(hops, "SYNC_PAGE", page)
     alice, bob = await make_user(), await make_user()
     conversation = await make_conversation(alice, bob)
     alice_socket = await open_socket(sockets, alice)
@@ -828,8 +829,8 @@ async def test_messages_sent_before_the_socket_joins_a_new_conversation_are_repl
         return conversation
 
     conversation = await database_sync_to_async(create_and_send_unannounced)()
-    await database_sync_to_async(consumers.events.publish_now)(
-        [consumers.events.user_group(bob.pk)],
+    await database_sync_to_async(bus.publish_now)(
+        [bus.user_group(bob.pk)],
         {"type": "conversation.new", "conversation": {"id": str(conversation.pk)}},
     )
     frame, _ = await receive_until(bob_socket, "message.new")
@@ -878,7 +879,7 @@ async def test_users_of_a_dead_process_go_offline_at_the_next_heartbeat(sockets)
         user=alice, channel_name="dead-process!1", server="gone:1", seen_at=stale
     )
 
-    await consumers.presence_heartbeat()
+    await presence.heartbeat.beat()
 
     frame, _ = await receive_until(bob_socket, "presence")
     assert (frame["userId"], frame["online"]) == (str(alice.pk), False)

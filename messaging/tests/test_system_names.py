@@ -3,7 +3,7 @@ characters: a display name cannot write a notice of its own into them."""
 
 import pytest
 
-from conversations import services
+from messaging import services as messaging_services
 from messaging.models import Message
 from tests.factories import ConversationFactory, UserFactory
 
@@ -27,8 +27,8 @@ def test_close_and_reopen_name_the_actor_on_one_bounded_line():
     actor = UserFactory(display_name=FORGED)
     conversation = ConversationFactory(members=[actor])
 
-    services.close_conversation(conversation, actor=actor)
-    services.reopen_conversation(conversation, actor=actor)
+    messaging_services.close_conversation(conversation, actor=actor)
+    messaging_services.reopen_conversation(conversation, actor=actor)
 
     closed, reopened = notices(conversation)
     name = closed.removeprefix("Conversation closed by ").removesuffix(".")
@@ -37,7 +37,7 @@ def test_close_and_reopen_name_the_actor_on_one_bounded_line():
         "https://evil.example/login [2J"
     )
     assert name == single_line[:63] + "…"
-    assert len(name) == services.SYSTEM_NAME_MAX == 64
+    assert len(name) == messaging_services.SYSTEM_NAME_MAX == 64
     assert reopened == f"Conversation reopened by {name}."
     assert all(ch.isprintable() for ch in closed)
 
@@ -46,7 +46,7 @@ def test_a_name_of_nothing_visible_is_replaced_by_the_username():
     actor = UserFactory(username="carol", display_name="\n\u202e\t")
     conversation = ConversationFactory(members=[actor])
 
-    services.close_conversation(conversation, actor=actor)
+    messaging_services.close_conversation(conversation, actor=actor)
 
     assert notices(conversation) == ["Conversation closed by carol."]
 
@@ -63,4 +63,4 @@ def test_a_name_of_nothing_visible_is_replaced_by_the_username():
     ],
 )
 def test_names_in_system_text(display_name, shown):
-    assert services.name_for_system_text(display_name) == shown
+    assert messaging_services.name_for_system_text(display_name) == shown

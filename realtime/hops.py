@@ -1,0 +1,110 @@
+"""The socket's database work: each function is one hop to the process's
+sync thread (every hop queues behind every other socket's database work, so
+a frame costs one), and calls the same services and selectors as the REST
+API. Every hop a frame makes first re-reads the socket's credential."""
+
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from chatproject import throttling
+from conversations import selectors as conversation_selectors
+from conversations import services as conversation_services
+from conversations.models import Conversation
+from messaging import events, selectors, services
+from realtime.presence import online_presence_frames
+from users import services as user_services
+from users.credentials import SocketCredential
+
+SYNC_PAGE = 100
+
+
+class CredentialGone(Exception):
+    """The socket's credential no longer holds: it closes with 4401."""
+
+
+def require_credential(credential: SocketCredential) -> None:
+    """Every frame's database hop starts here: no frame is served once the
+    credential is gone, even before its `credential.revoked` event arrives."""
+    if not credential.is_valid():
+        raise CredentialGone
+
+
+@dataclass
+class OpenedSocket:
+    versions: dict[int, int]  # the user's conversations and their last versions
+    became_online: bool
+    presence: list[dict]  # presence frames of the conversations' online members
+    refused: bool = False  # over the user's cap on open sockets
+
+
+@database_sync_to_async
+def open_socket_state(user, channel_name: str) -> OpenedSocket:
+    """Everything a new socket needs from the database, in one hop to the
+    process's sync thread (each hop queues behind every other socket's
+    database work)."""
+    if user_services.live_sockets().filter(user=user).count() >= settings.CHAT_WS_MAX_SOCKETS:
+        return OpenedSocket({}, False, [], refused=True)
+    versions = dict(user.memberships.values_list("conversation_id", "conversation__last_version"))
+    became_online = user_services.socket_opened(user, channel_name)
+    return OpenedSocket(versions, became_online, online_presence_frames(list(versions)))
+
+
+@database_sync_to_async
+def missed_frames(
+    user, credential: SocketCredential, conversation_id: int, since_version: int, limit: int
+) -> list[dict]:
+    """Message frames after `since_version`, from the database (ordering.InOrder)."""
+    require_credential(credential)
+    conversation_selectors.membership_for(user, conversation_id)
+    changed, _ = selectors.changes_since(conversation_id, since_version, limit=limit)
+    return [events.message_frame(events.change_type(m), m) for m in changed]
+
+
+@database_sync_to_async
+def send_from_socket(user, credential: SocketCredential, data: dict, *, joined: bool) -> dict:
+    """`joined`: the conversation is one of the socket's. Such a send goes
+    straight to the service, which checks the membership inside its
+    transaction (no query of its own); any other id is answered from the
+    membership lookup (403 or 404) without taking the conversation's lock.
+    Returns the `message.ack` frame."""
+    require_credential(credential)
+    # The budget of POST /api/messages: one per user, whatever the transport.
+    throttling.limit_message_send(user.pk)
+    conversation_id = data["conversationId"]
+    if not joined:
+        conversation_selectors.membership_for(user, conversation_id)
+    message, _ = services.send_message(
+        sender=user,
+        conversation=Conversation.reference(conversation_id),
+        text=data["text"],
+        client_message_id=data.get("clientMessageId") or None,
+        client_timestamp=data.get("clientTimestamp"),
+        require_membership=True,
+    )
+    return events.ack_frame(message, data.get("clientMessageId"))
+
+
+@database_sync_to_async
+def read_from_socket(user, credential: SocketCredential, data: dict) -> None:
+    require_credential(credential)
+    membership = conversation_selectors.membership_for(user, data["conversationId"])
+    conversation_services.mark_read(membership=membership, seq=data["seq"])
+
+
+database_check_credential = database_sync_to_async(require_credential)
+close_socket_state = database_sync_to_async(user_services.socket_closed)
+
+
+@database_sync_to_async
+def changes_page(
+    user, credential: SocketCredential, conversation_id: int, since_version: int
+) -> tuple[list[dict], bool]:
+    """One page (SYNC_PAGE) of the changes after `since_version`, and whether
+    there are more: a sync is sent page by page, so that a long one holds
+    neither the sync thread nor the process's memory."""
+    require_credential(credential)
+    conversation_selectors.membership_for(user, conversation_id)
+    changed, more = selectors.changes_since(conversation_id, since_version, limit=SYNC_PAGE)
+    return [events.message_frame(events.change_type(m), m) for m in changed], more
