@@ -49,10 +49,11 @@ $(VENV)/.installed-bench: requirements.txt requirements-dev.txt requirements-ben
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-## lint: ruff lint and format check
+## lint: ruff lint and format check, and the layering contracts (pyproject.toml, docs/architecture.md)
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -16,8 +16,8 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from realtime.handshake import OriginCheckMiddleware, TokenAuthMiddleware  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
-from users.websocket import OriginCheckMiddleware, TokenAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

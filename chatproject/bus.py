@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Iterable
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -146,3 +147,22 @@ def publish_on_commit(groups: Iterable[str], frame: dict[str, Any]) -> None:
 
 def publish_to_users_on_commit(user_ids: Iterable[int], frame: dict[str, Any]) -> None:
     publish_on_commit([user_group(user_id) for user_id in user_ids], frame)
+
+
+async def round_trip() -> str:
+    """The readiness probe's: a message to a new channel and back, within
+    CHAT_LAYER_TIMEOUT_SECONDS in all (a Redis that hangs fails the check
+    instead of hanging the probe). Returns the layer's class name."""
+    layer = get_channel_layer()
+    timeout = settings.CHAT_LAYER_TIMEOUT_SECONDS
+    try:
+        async with asyncio.timeout(timeout):
+            channel = await layer.new_channel()
+            token = uuid.uuid4().hex
+            await layer.send(channel, {"type": "health.ping", "token": token})
+            message = await layer.receive(channel)
+    except TimeoutError:
+        raise TimeoutError(f"no answer within {timeout:g} s") from None
+    if message.get("token") != token:
+        raise RuntimeError("the layer returned a different message")
+    return type(layer).__name__

@@ -4,17 +4,16 @@ Only the staff page shows details (which database, which layer, the error);
 every URL or error text it shows goes through `redact` first, so that no
 Redis password reaches it. The public /readyz says only whether each check passed."""
 
-import asyncio
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
+
+from chatproject import bus
 
 MASK = "***"
 # scheme://user:password@ or scheme://secret@ (a lone name may be a password: redis://pw@host).
@@ -113,26 +112,8 @@ def probe_database() -> str:
     return f"{connection.vendor} ({settings.DATABASES['default'].get('NAME')})"
 
 
-async def layer_round_trip() -> str:
-    """A message to a new channel and back, within CHAT_LAYER_TIMEOUT_SECONDS
-    in all: a Redis that hangs fails the check instead of hanging the probe."""
-    layer = get_channel_layer()
-    timeout = settings.CHAT_LAYER_TIMEOUT_SECONDS
-    try:
-        async with asyncio.timeout(timeout):
-            channel = await layer.new_channel()
-            token = uuid.uuid4().hex
-            await layer.send(channel, {"type": "health.ping", "token": token})
-            message = await layer.receive(channel)
-    except TimeoutError:
-        raise TimeoutError(f"no answer within {timeout:g} s") from None
-    if message.get("token") != token:
-        raise RuntimeError("the layer returned a different message")
-    return type(layer).__name__
-
-
 def probe_channel_layer() -> str:
-    return async_to_sync(layer_round_trip)()
+    return async_to_sync(bus.round_trip)()
 
 
 def readiness_checks() -> list[Check]:

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from integrations.tests.helpers import Key
+from tests.support.compat import Key
 from workspaces.models import Workspace
 from workspaces.services import create_api_key, create_workspace
 

@@ -13,10 +13,10 @@ from rest_framework.throttling import BaseThrottle
 from chatproject.errors import ApiError
 from conversations.models import Membership
 from integrations import seed001
-from integrations.tests.helpers import assert_shape, conversation_of, parse_time, say
 from messaging.models import Message
 from messaging.services import close_conversation, delete_message, import_messages
 from tests.factories import UserFactory
+from tests.support.compat import assert_shape, conversation_of, parse_time, say
 from users.services import issue_token
 from workspaces.services import revoke_api_key
 

@@ -16,11 +16,11 @@ from conversations.services import (
     set_conversation_tags,
     update_conversation,
 )
-from integrations.tests.helpers import assert_shape, conversation_of, parse_time, say
 from messaging.services import close_conversation, delete_message, import_messages
 from messaging.typing_state import record_typing
 from tests.api_helpers import assert_error
 from tests.factories import UserFactory
+from tests.support.compat import assert_shape, conversation_of, parse_time, say
 from users.models import SocketConnection
 from users.services import issue_token
 from workspaces.services import revoke_api_key

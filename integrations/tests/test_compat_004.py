@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from conversations.models import Membership
 from integrations import seed004
-from integrations.tests.helpers import assert_shape, conversation_of, parse_time, say
 from messaging.services import import_messages
 from tests.factories import UserFactory
+from tests.support.compat import assert_shape, conversation_of, parse_time, say
 from workspaces.services import revoke_api_key
 
 pytestmark = pytest.mark.django_db

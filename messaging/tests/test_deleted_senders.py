@@ -5,10 +5,10 @@ system message is its `kind`, so their messages stay text messages from a
 import pytest
 from django.test import Client
 
-from integrations.tests.helpers import Key, conversation_of, say
 from messaging.models import Message
 from messaging.services import close_conversation
 from tests.factories import UserFactory
+from tests.support.compat import Key, conversation_of, say
 from users.services import delete_user
 from workspaces.models import Workspace
 from workspaces.services import create_api_key
