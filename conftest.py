@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory, UserFactory
 
 REQUIRE_SERVICES = os.environ.get("CHAT_REQUIRE_SERVICES") == "1"
 

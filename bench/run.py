@@ -37,7 +37,7 @@ if __package__ in (None, ""):
 import psycopg  # noqa: E402
 
 from bench.client import http_json  # noqa: E402
-from tests.live_server import Deployment, Server, base_env  # noqa: E402
+from tests.support.live_server import Deployment, Server, base_env  # noqa: E402
 
 OUT = ROOT / "var" / "bench"
 BENCHMARKS = ("fanout", "history", "flood", "rest", "idle")

@@ -59,7 +59,7 @@ if __package__ in (None, ""):
 import smoke_check as smoke  # noqa: E402
 import websockets  # noqa: E402
 
-from tests.live_server import free_port, postgres_deployment  # noqa: E402
+from tests.support.live_server import free_port, postgres_deployment  # noqa: E402
 
 HOST = "localhost"
 STAFF_USER, STAFF_PASSWORD = "local-check-admin", "local-check-password-7f3a"

@@ -1,7 +1,7 @@
 """Settings of a test run: pyproject.toml points pytest's DJANGO_SETTINGS_MODULE
 here. The production settings (chatproject.settings, read from the same
 environment), plus what only tests need. Servers that tests start in their own
-processes (tests/live_server.py) load chatproject.settings, as a deployment does.
+processes (tests/support/live_server.py) load chatproject.settings, as a deployment does.
 """
 
 import copy

@@ -10,7 +10,7 @@ from django.db.models import Q
 
 from conversations.models import Tag, TagTranslation
 from conversations.services import save_tag, save_tag_translation, set_conversation_tags
-from tests.factories import ConversationFactory
+from tests.support.factories import ConversationFactory
 from users.models import User
 from workspaces.models import Workspace
 from workspaces.services import create_api_key

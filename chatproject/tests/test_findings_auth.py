@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from chatproject import throttling
-from tests.factories import TEST_PASSWORD, UserFactory
-from tests.throttle_helpers import Clock, set_rates
+from tests.support.factories import TEST_PASSWORD, UserFactory
+from tests.support.throttling import Clock, set_rates
 
 ADMIN_LOGIN_URL = "/admin/login/"
 

@@ -11,7 +11,7 @@ import pytest
 from channels.layers import channel_layers
 
 from chatproject import health
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 SECRET = "s3cret-Pa55"
 STATUS_URL = "/admin/status/"

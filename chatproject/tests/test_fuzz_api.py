@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from chatproject.wsgi import application
 from messaging.services import send_message
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory, UserFactory
 from users.services import issue_token
 
 MAX_EXAMPLES = 25

@@ -1,5 +1,5 @@
 from chatproject import health
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 from users.models import SocketConnection
 
 

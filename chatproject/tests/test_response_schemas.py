@@ -19,7 +19,7 @@ from conftest import client_for
 from conversations.models import Membership
 from conversations.services import set_member_role
 from messaging.services import send_message
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory, UserFactory
 from users.services import issue_token
 from workspaces.models import Workspace
 from workspaces.services import create_api_key

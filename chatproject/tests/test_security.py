@@ -38,8 +38,8 @@ from chatproject.asgi import application
 from conversations.models import Conversation, Membership
 from messaging.models import Message
 from messaging.services import send_message
-from tests.api_helpers import assert_error, post_message
-from tests.factories import TEST_PASSWORD, ConversationFactory, UserFactory
+from tests.support.api import assert_error, post_message
+from tests.support.factories import TEST_PASSWORD, ConversationFactory, UserFactory
 from users.models import ApiToken, User, hash_token
 from users.services import issue_token
 

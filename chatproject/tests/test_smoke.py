@@ -1,4 +1,4 @@
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 
 def test_factory_makes_a_user_who_can_sign_in(db, api_client):

@@ -21,9 +21,9 @@ from rest_framework.test import APIClient
 from chatproject import throttling
 from chatproject.throttling import LocalLimiter, Rate, parse_rate
 from messaging.models import Message
-from tests.api_helpers import assert_error, post_message
-from tests.factories import TEST_PASSWORD, UserFactory
-from tests.throttle_helpers import Clock, set_rates
+from tests.support.api import assert_error, post_message
+from tests.support.factories import TEST_PASSWORD, UserFactory
+from tests.support.throttling import Clock, set_rates
 from users.models import User
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from conversations.models import Conversation, Membership
 from messaging.services import send_message
-from tests.api_helpers import assert_error, post_message
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.api import assert_error, post_message
+from tests.support.factories import ConversationFactory, UserFactory
 
 BODY_FORMS = {
     "users-list": lambda me, other: {"users": [str(me.pk), str(other.pk)]},

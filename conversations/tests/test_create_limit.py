@@ -4,8 +4,8 @@ REST and the new-conversation page together."""
 import pytest
 
 from conversations.models import Conversation
-from tests.api_helpers import assert_error
-from tests.throttle_helpers import set_rates
+from tests.support.api import assert_error
+from tests.support.throttling import set_rates
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from messaging.models import Message
 from messaging.services import send_message
 from messaging.tests.test_events import frames
 from messaging.tests.test_events import listen as listen_to
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from conftest import client_for
 from conversations.models import Conversation, Membership
 from messaging.models import Message
 from messaging.services import send_message
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

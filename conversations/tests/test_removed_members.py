@@ -13,8 +13,8 @@ from conversations import services
 from conversations.models import Conversation, Membership
 from conversations.tests.test_support import change_form
 from messaging.services import send_message
-from tests.api_helpers import assert_error
-from tests.factories import UserFactory
+from tests.support.api import assert_error
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from rest_framework.exceptions import ValidationError
 from conversations.models import Conversation, Membership
 from conversations.services import create_conversation, mark_read
 from messaging.services import send_message
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from conversations import selectors, services
 from conversations.models import Conversation, Membership, Tag, TagTranslation
 from messaging import services as messaging_services
 from messaging.models import Message
-from tests.api_helpers import assert_error
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.api import assert_error
+from tests.support.factories import ConversationFactory, UserFactory
 from workspaces.models import Workspace
 from workspaces.services import create_workspace
 

@@ -35,7 +35,7 @@ def anonymous() -> APIClient:
 
 @pytest.fixture
 def admin_client(client, db):
-    from tests.factories import UserFactory
+    from tests.support.factories import UserFactory
 
     admin = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(admin)

@@ -15,8 +15,8 @@ from conversations.models import Membership
 from integrations import seed001
 from messaging.models import Message
 from messaging.services import close_conversation, delete_message, import_messages
-from tests.factories import UserFactory
 from tests.support.compat import assert_shape, conversation_of, parse_time, say
+from tests.support.factories import UserFactory
 from users.services import issue_token
 from workspaces.services import revoke_api_key
 

@@ -18,9 +18,9 @@ from conversations.services import (
 )
 from messaging.services import close_conversation, delete_message, import_messages
 from messaging.typing_state import record_typing
-from tests.api_helpers import assert_error
-from tests.factories import UserFactory
+from tests.support.api import assert_error
 from tests.support.compat import assert_shape, conversation_of, parse_time, say
+from tests.support.factories import UserFactory
 from users.models import SocketConnection
 from users.services import issue_token
 from workspaces.services import revoke_api_key

@@ -8,9 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from conversations.models import Membership
 from messaging.models import Message
 from messaging.services import close_conversation, delete_message, import_messages
-from tests.api_helpers import assert_error
-from tests.factories import UserFactory
+from tests.support.api import assert_error
 from tests.support.compat import assert_shape, conversation_of, parse_time, say
+from tests.support.factories import UserFactory
 from users.services import issue_token
 from workspaces.services import revoke_api_key
 

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from conversations.models import Membership
 from integrations import seed004
 from messaging.services import import_messages
-from tests.factories import UserFactory
 from tests.support.compat import assert_shape, conversation_of, parse_time, say
+from tests.support.factories import UserFactory
 from workspaces.services import revoke_api_key
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from django.test import Client
 from chatproject.asgi import application
 from conversations.models import Membership
 from conversations.services import set_member_role
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory, UserFactory
 from users.services import issue_token
 from workspaces.models import Workspace
 from workspaces.services import create_api_key

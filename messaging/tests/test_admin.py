@@ -9,7 +9,7 @@ from channels.layers import get_channel_layer
 from chatproject.bus import conversation_group
 from messaging.models import Message
 from messaging.services import send_message
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory, UserFactory
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from messaging import services
 from messaging.models import Message
 from messaging.services import close_conversation, send_message
 from messaging.tests.test_events import frames, listen
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.conf import settings
 from conversations.models import Conversation
 from messaging import services
 from messaging.models import Message
-from tests.api_helpers import assert_error, post_message
-from tests.factories import ConversationFactory
+from tests.support.api import assert_error, post_message
+from tests.support.factories import ConversationFactory
 
 LINK = re.compile(r'<([^>]+)>;\s*rel="([a-z]+)"')
 

@@ -19,7 +19,7 @@ from conversations.models import Conversation, Membership
 from conversations.services import create_conversation
 from messaging.models import Message
 from messaging.services import delete_message, edit_message, send_message
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,8 +7,8 @@ from django.test import Client
 
 from messaging.models import Message
 from messaging.services import close_conversation
-from tests.factories import UserFactory
 from tests.support.compat import Key, conversation_of, say
+from tests.support.factories import UserFactory
 from users.services import delete_user
 from workspaces.models import Workspace
 from workspaces.services import create_api_key

@@ -16,7 +16,7 @@ from conversations.models import Membership
 from conversations.services import create_conversation, mark_read
 from messaging.models import Message
 from messaging.services import delete_message, edit_message, send_message
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 
 def listen(group: str, layer=None) -> str:

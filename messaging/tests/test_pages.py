@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from conversations.models import Conversation, Membership
 from messaging.models import Message
 from messaging.services import delete_message, import_messages, send_message
-from tests.factories import TEST_PASSWORD, ConversationFactory, UserFactory
+from tests.support.factories import TEST_PASSWORD, ConversationFactory, UserFactory
 from users.models import User
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from conversations.models import Membership
 from messaging.services import send_message
 from messaging.tests.test_events import frames, listen
-from tests.api_helpers import post_message
+from tests.support.api import post_message
 
 pytestmark = pytest.mark.django_db
 

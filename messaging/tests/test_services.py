@@ -15,7 +15,7 @@ from messaging.services import (
     import_messages,
     send_message,
 )
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import pytest
 
 from messaging import services as messaging_services
 from messaging.models import Message
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from messaging import services
 from messaging.models import Message
 from realtime.asyncapi import asyncapi_document
 from realtime.frames import CLIENT_FRAMES, SERVER_FRAMES
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory, UserFactory
 from users.services import issue_token
 
 

@@ -20,7 +20,7 @@ from conversations.services import add_member, create_conversation, remove_membe
 from messaging.models import Message
 from messaging.services import delete_message, edit_message, send_message
 from realtime import consumers, hops, presence
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory, UserFactory
 from users.models import User
 from users.services import issue_token
 

@@ -23,7 +23,7 @@ from realtime.tests.test_consumer import (
     sockets,  # noqa: F401 (the fixture)
     stored_texts,
 )
-from tests.throttle_helpers import Clock, set_rates
+from tests.support.throttling import Clock, set_rates
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,7 +1,7 @@
 """Browser end-to-end tests: real people's flows through the web pages.
 
 One SQLite deployment and one daphne process serve the whole module (started
-by `tests.live_server`), Debian's Chromium is driven by Playwright's sync API,
+by `tests.support.live_server`), Debian's Chromium is driven by Playwright's sync API,
 and every person is a fresh browser context that signs up through the sign-up
 page. The server has its own database, so no test here asks pytest-django for
 the test database (no `db` fixture, no `django_db` mark): Django's test DB is
@@ -34,7 +34,7 @@ from playwright.sync_api import (
 )
 
 from conftest import CHROMIUM, require_service
-from tests.live_server import ROOT, Deployment, Server, sqlite_deployment
+from tests.support.live_server import ROOT, Deployment, Server, sqlite_deployment
 
 TIMEOUT = 5000  # ms: the bound of every wait unless a test says otherwise
 RECONNECT_TIMEOUT = 15000  # ms: backoff (at most 10 s) after a restart

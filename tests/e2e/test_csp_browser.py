@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
 from tests.e2e import test_chat_browser as chat
 from tests.e2e.test_chat_browser import PASSWORD, TIMEOUT, BrowserLog, Live, start_conversation
-from tests.live_server import Deployment
+from tests.support.live_server import Deployment
 
 RECORD_VIOLATIONS = """
 window.__cspViolations = [];

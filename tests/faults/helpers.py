@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tests.live_server import free_port
+from tests.support.live_server import free_port
 
 REDIS_SERVER = shutil.which("redis-server")
 START_SECONDS = 10

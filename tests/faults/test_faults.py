@@ -43,7 +43,7 @@ from tests.integration.test_multiprocess import (
     sign_up,
     start_servers,
 )
-from tests.live_server import Deployment, Server, postgres_deployment
+from tests.support.live_server import Deployment, Server, postgres_deployment
 from tests.support.settings import load_production_settings
 
 OVERALL_TIMEOUT = 45

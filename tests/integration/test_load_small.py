@@ -10,7 +10,7 @@ import pytest
 from bench.fanout import FanoutConfig, run_fanout
 from bench.run import BENCH_RATE_LIMITS
 from tests.integration.test_multiprocess import server_logs, start_servers
-from tests.live_server import postgres_deployment
+from tests.support.live_server import postgres_deployment
 
 pytestmark = pytest.mark.redis
 

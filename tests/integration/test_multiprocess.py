@@ -5,7 +5,7 @@ after another) and matches the stored history; a process started later gets
 conversations created after its sockets connected; a socket outlives the
 layer's group expiry.
 
-The servers have a database of their own (tests/live_server.py), so these
+The servers have a database of their own (tests/support/live_server.py), so these
 tests use no pytest-django database. Everything is bounded: each test runs
 under one overall timeout, each wait for a frame under a shorter one, and a
 failure carries every server's log.
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.live_server import Deployment, Server, postgres_deployment
+from tests.support.live_server import Deployment, Server, postgres_deployment
 
 pytestmark = pytest.mark.redis
 

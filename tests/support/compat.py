@@ -8,7 +8,7 @@ from typing import Any
 from conversations.models import Conversation, Membership
 from conversations.services import set_member_role
 from messaging.services import send_message
-from tests.factories import ConversationFactory
+from tests.support.factories import ConversationFactory
 from workspaces.models import ApiKey, Workspace
 
 

@@ -5,8 +5,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from conversations.models import Conversation
-from tests.api_helpers import assert_error
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.support.api import assert_error
+from tests.support.factories import TEST_PASSWORD, UserFactory
 from users import services
 from users.api import USER_DIRECTORY_LIMIT
 from users.models import ApiToken, User, hash_token

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 from users import services
 from users.models import SocketConnection
 

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tests.api_helpers import assert_error
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.support.api import assert_error
+from tests.support.factories import TEST_PASSWORD, UserFactory
 from users import services
 from users.models import ApiToken
 

@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from tests.api_helpers import assert_error
-from tests.factories import ConversationFactory, UserFactory
+from tests.support.api import assert_error
+from tests.support.factories import ConversationFactory, UserFactory
 from users import services
 from users.models import User
 

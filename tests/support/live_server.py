@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 30
 # The two ASGI servers that serve chatproject.asgi (README "Performance").
 SERVER_COMMANDS = {
