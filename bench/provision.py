@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def provision(count: int, out: Path, batch: int = 1000) -> list[tuple[str, str]]:
     from django.db import transaction
 
-    from users.models import ApiToken, User, hash_token
+    from chatproject.keys import hash_secret, new_secret, prefix_of
+    from users.models import ApiToken, User
 
     run = uuid.uuid4().hex[:8]
     pairs: list[tuple[str, str]] = []
@@ -37,10 +38,12 @@ def provision(count: int, out: Path, batch: int = 1000) -> list[tuple[str, str]]
                     for index in range(start, min(count, start + batch))
                 ]
             )
-            keys = [ApiToken.generate_key() for _ in users]
+            keys = [new_secret() for _ in users]
             ApiToken.objects.bulk_create(
                 [
-                    ApiToken(user=user, key_hash=hash_token(key), prefix=key[:8], name="bench")
+                    ApiToken(
+                        user=user, key_hash=hash_secret(key), prefix=prefix_of(key), name="bench"
+                    )
                     for user, key in zip(users, keys, strict=True)
                 ]
             )

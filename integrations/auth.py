@@ -14,6 +14,7 @@ ApiKeyPrincipal: authenticated, but not a chat user. User tokens
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from chatproject import keys
 from workspaces import services as workspace_services
 from workspaces.models import ApiKey
 
@@ -65,13 +66,16 @@ class BearerKeyAuthentication(authentication.BaseAuthentication):
     """Seeds 002 and 003: `Authorization: Bearer <API key secret>`."""
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != b"bearer":
+        try:
+            secret = keys.authorization_credential(
+                authentication.get_authorization_header(request), ["bearer"]
+            )
+        except keys.MalformedAuthorization as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from exc
+        if secret is None:
             return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
         return authenticated(
-            workspace_services.api_key_for_secret(header[1].decode("latin-1")),
+            workspace_services.api_key_for_secret(secret),
             "Invalid or revoked API token.",
         )
 

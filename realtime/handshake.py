@@ -15,16 +15,19 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from chatproject import keys
 from users.authentication import TOKEN_KEYWORDS
 from users.services import user_for_token_key
 
 
 def token_key(headers: dict[bytes, bytes]) -> str | None:
-    """The key of an `Authorization: Bearer|Token <key>` header, else None."""
-    parts = headers.get(b"authorization", b"").decode("latin-1").split()
-    if len(parts) == 2 and parts[0].lower() in TOKEN_KEYWORDS:
-        return parts[1]
-    return None
+    """The key of an `Authorization: Bearer|Token <key>` header, else None
+    (a malformed one is no token: the socket is then a browser's, and needs
+    its Origin)."""
+    try:
+        return keys.authorization_credential(headers.get(b"authorization", b""), TOKEN_KEYWORDS)
+    except keys.MalformedAuthorization:
+        return None
 
 
 @database_sync_to_async

@@ -1,5 +1,6 @@
 from rest_framework import authentication, exceptions
 
+from chatproject import keys
 from users.services import user_for_token_key
 
 TOKEN_KEYWORDS = ("token", "bearer")
@@ -11,15 +12,14 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].decode("latin-1").lower() not in TOKEN_KEYWORDS:
-            return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
         try:
-            key = header[1].decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise exceptions.AuthenticationFailed("Malformed token.") from exc
+            key = keys.authorization_credential(
+                authentication.get_authorization_header(request), TOKEN_KEYWORDS
+            )
+        except keys.MalformedAuthorization as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from exc
+        if key is None:
+            return None
         found = user_for_token_key(key)
         if found is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")

@@ -1,6 +1,3 @@
-import hashlib
-import secrets
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -24,14 +21,9 @@ class User(AbstractUser):
         return self.display_name or self.get_full_name() or self.username
 
 
-def hash_token(key: str) -> str:
-    """Tokens are 256-bit random strings, so one round of SHA-256 is enough to
-    make a leaked table useless; a slow password hash is not needed."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 class ApiToken(models.Model):
-    """An API token. Only its hash is stored; the key is shown once."""
+    """An API token. Only its hash is stored; the key is shown once
+    (chatproject.keys: the mechanism it shares with workspace API keys)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
@@ -50,10 +42,6 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
-
-    @staticmethod
-    def generate_key() -> str:
-        return secrets.token_urlsafe(32)
 
 
 class SocketConnection(models.Model):

@@ -12,11 +12,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from chatproject import keys
 from users import credentials
-from users.models import ApiToken, SocketConnection, User, hash_token
+from users.models import ApiToken, SocketConnection, User
 from users.usernames import look_alike_pattern, stored_username
 
-TOKEN_LAST_USED_GRANULARITY = timedelta(minutes=1)
 SERVER_ID = f"{socket.gethostname()}:{os.getpid()}"
 PRESENCE_HEARTBEAT = timedelta(seconds=30)
 PRESENCE_TIMEOUT = 3 * PRESENCE_HEARTBEAT
@@ -43,8 +43,10 @@ def register_user(*, username: str, password: str, display_name: str = "") -> Us
 
 def issue_token(user: User, *, name: str = "") -> tuple[ApiToken, str]:
     """A new token for the user; the plain key is returned once and never stored."""
-    key = ApiToken.generate_key()
-    token = ApiToken.objects.create(user=user, key_hash=hash_token(key), prefix=key[:8], name=name)
+    key = keys.new_secret()
+    token = ApiToken.objects.create(
+        user=user, key_hash=keys.hash_secret(key), prefix=keys.prefix_of(key), name=name
+    )
     return token, key
 
 
@@ -60,10 +62,7 @@ def token_for_credentials(
 @transaction.atomic
 def revoke_token(token: ApiToken) -> None:
     """Revoke the token; the sockets opened with it close (users.credentials)."""
-    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
-    if revoked:
+    if keys.revoke(token):
         credentials.close_token_sockets(user_id=token.user_id, token_id=token.pk)
 
 
@@ -89,10 +88,7 @@ def rotate_token(token: ApiToken) -> tuple[ApiToken, str] | None:
     """Revoke `token` and issue its successor (same user, same name); the new
     key is returned once. None when `token` is already revoked (e.g. by a
     concurrent rotation): a token never gets two successors."""
-    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
-    if not revoked:
+    if not keys.revoke(token):
         return None
     credentials.close_token_sockets(user_id=token.user_id, token_id=token.pk)
     return issue_token(token.user, name=token.name)
@@ -157,15 +153,12 @@ def user_for_token_key(key: str) -> tuple[User, ApiToken] | None:
     once a minute, so authenticated reads do not each cost a write."""
     token = (
         ApiToken.objects.select_related("user")
-        .filter(key_hash=hash_token(key), revoked_at__isnull=True)
+        .filter(key_hash=keys.hash_secret(key), revoked_at__isnull=True)
         .first()
     )
     if token is None or not token.user.is_active:
         return None
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > TOKEN_LAST_USED_GRANULARITY:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
+    keys.stamp_last_used(token)
     return token.user, token
 
 

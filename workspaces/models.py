@@ -50,7 +50,7 @@ def default_workspace_id() -> int:
 
 class ApiKey(models.Model):
     """An integration's key to one workspace: a public id and a secret. Only
-    the secret's SHA-256 is stored (users.models.hash_token); the secret is
+    the secret's SHA-256 is stored (chatproject.keys, as for user tokens); the secret is
     shown once, when the key is created."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_keys")
@@ -92,7 +92,3 @@ class ApiKey(models.Model):
     @staticmethod
     def generate_key_id() -> str:
         return secrets.token_hex(12)
-
-    @staticmethod
-    def generate_secret() -> str:
-        return secrets.token_urlsafe(32)

@@ -2,15 +2,12 @@
 endpoints. The admin and the create_api_key command call these."""
 
 import hmac
-from datetime import timedelta
 
 from django.db import transaction
-from django.utils import timezone
 
-from users.models import User, hash_token
+from chatproject import keys
+from users.models import User
 from workspaces.models import ApiKey, Workspace
-
-KEY_LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
 @transaction.atomic
@@ -35,13 +32,13 @@ def create_api_key(
 ) -> tuple[ApiKey, str]:
     """A new key for the workspace. Returns (key, secret): the secret is
     returned once and never stored."""
-    secret = ApiKey.generate_secret()
+    secret = keys.new_secret()
     api_key = ApiKey(
         workspace=workspace,
         name=name,
         key_id=ApiKey.generate_key_id(),
-        secret_hash=hash_token(secret),
-        secret_prefix=secret[:8],
+        secret_hash=keys.hash_secret(secret),
+        secret_prefix=keys.prefix_of(secret),
         created_by=created_by,
     )
     api_key.full_clean()
@@ -51,19 +48,7 @@ def create_api_key(
 
 def revoke_api_key(api_key: ApiKey) -> bool:
     """Revoke the key (from now on it authenticates nothing); False if it already was."""
-    now = timezone.now()
-    revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
-    if revoked:
-        api_key.revoked_at = now
-    return bool(revoked)
-
-
-def mark_used(api_key: ApiKey) -> None:
-    """Stamp last_used_at, at most once a minute: reads do not each cost a write."""
-    now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at > KEY_LAST_USED_GRANULARITY:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
+    return keys.revoke(api_key)
 
 
 def active_keys():
@@ -74,9 +59,9 @@ def api_key_for_secret(secret: str) -> ApiKey | None:
     """The active key with this secret (Bearer and x-api-key authentication)."""
     if not secret:
         return None
-    api_key = active_keys().filter(secret_hash=hash_token(secret)).first()
+    api_key = active_keys().filter(secret_hash=keys.hash_secret(secret)).first()
     if api_key is not None:
-        mark_used(api_key)
+        keys.stamp_last_used(api_key)
     return api_key
 
 
@@ -86,7 +71,7 @@ def api_key_for_credentials(key_id: str, secret: str) -> ApiKey | None:
     if not key_id or not secret:
         return None
     api_key = active_keys().filter(key_id=key_id).first()
-    if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_token(secret)):
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, keys.hash_secret(secret)):
         return None
-    mark_used(api_key)
+    keys.stamp_last_used(api_key)
     return api_key

@@ -35,12 +35,13 @@ from rest_framework.test import APIClient
 from chatproject import bus
 from chatproject import settings as project_settings
 from chatproject.asgi import application
+from chatproject.keys import hash_secret
 from conversations.models import Conversation, Membership
 from messaging.models import Message
 from messaging.services import send_message
 from tests.support.api import assert_error, post_message
 from tests.support.factories import TEST_PASSWORD, ConversationFactory, UserFactory
-from users.models import ApiToken, User, hash_token
+from users.models import ApiToken, User
 from users.services import issue_token
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -939,7 +940,7 @@ def test_a_leaked_token_table_holds_no_usable_token(db):
     token, key = issue_token(user)
     row = ApiToken.objects.filter(pk=token.pk).values().get()
     assert key not in json.dumps(row, default=str)
-    assert row["key_hash"] == hash_token(key)
+    assert row["key_hash"] == hash_secret(key)
     for stolen in (row["key_hash"], row["prefix"]):
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {stolen}")

@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from users.models import hash_token
+from chatproject.keys import hash_secret
 from workspaces.models import DEFAULT_WORKSPACE_SLUG, ApiKey, Workspace
 from workspaces.services import (
     api_key_for_credentials,
@@ -29,7 +29,7 @@ def test_the_default_workspace_exists_after_migrating():
 def test_a_key_stores_only_the_hash_of_its_secret(workspace):
     api_key, secret = create_api_key(workspace=workspace, name="CRM")
     stored = ApiKey.objects.get(pk=api_key.pk)
-    assert stored.secret_hash == hash_token(secret)
+    assert stored.secret_hash == hash_secret(secret)
     assert secret not in {stored.key_id, stored.secret_hash, stored.name}
     assert stored.secret_prefix == secret[:8]
     assert len(secret) >= 40 and len(stored.key_id) == 24

@@ -4,12 +4,13 @@ authentication every other endpoint relies on (token, session, CSRF)."""
 import pytest
 from rest_framework.test import APIClient
 
+from chatproject.keys import hash_secret
 from conversations.models import Conversation
 from tests.support.api import assert_error
 from tests.support.factories import TEST_PASSWORD, UserFactory
 from users import services
 from users.api import USER_DIRECTORY_LIMIT
-from users.models import ApiToken, User, hash_token
+from users.models import ApiToken, User
 
 STRONG_PASSWORD = "plum-orbit-lantern-42"
 USER_KEYS = {"id", "username", "displayName", "isBot", "lastSeenAt"}
@@ -224,7 +225,7 @@ def test_token_is_stored_hashed(api_client, db):
     token = ApiToken.objects.get(user__username="hashy")
     assert token.key_hash != key
     assert key not in token.key_hash
-    assert token.key_hash == hash_token(key)
+    assert token.key_hash == hash_secret(key)
     assert token.prefix == key[:8]
 
 
