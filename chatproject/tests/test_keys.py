@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from tests.support.factories import UserFactory
 
 from chatproject import keys
+from tests.support.factories import UserFactory
 from users.models import ApiToken
 from users.services import issue_token
 from workspaces.models import Workspace
