@@ -11,7 +11,8 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import empty
 
-from chatproject.errors import envelope_for_exception, envelope_response, is_api_path
+from chatproject.api_errors import envelope_for_exception
+from chatproject.errors import envelope_response, is_api_path
 from chatproject.request_context import current_request_id
 
 INCOMING_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")

@@ -33,7 +33,8 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
-from rest_framework.exceptions import Throttled
+
+from chatproject.errors import Throttled
 
 logger = logging.getLogger("chatproject.throttling")
 
@@ -243,16 +244,10 @@ class LocalLimiter:
 
 
 class RateLimited(Throttled):
-    """429 `throttled`: DRF's exception handler (chatproject.errors) gives the
-    envelope with details.retryAfterSeconds and the Retry-After header; the
-    socket gives an `error` frame with the same code, status and details."""
-
-    def __init__(self, wait: float, message: str) -> None:
-        super().__init__(wait=max(wait, 1), detail=message, code="throttled")
-
-    @property
-    def details(self) -> dict:
-        return {"retryAfterSeconds": self.wait}
+    """429 `throttled` from the limiter: the envelope with
+    details.retryAfterSeconds and the Retry-After header over REST, an
+    `error` frame with the same code, status and details on the socket, the
+    form's error on the pages (chatproject.errors.describe)."""
 
 
 def enforce(scope: str, key: str, message: str) -> None:

@@ -2,9 +2,8 @@ from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
-from rest_framework.exceptions import ValidationError
 
-from chatproject.errors import flatten_message
+from chatproject.errors import DomainError
 from conversations import services
 from conversations.models import Conversation, Membership, Tag, TagTranslation
 from messaging import services as messaging_services
@@ -148,8 +147,8 @@ class ConversationAdmin(admin.ModelAdmin):
         (what else the form changed is saved)."""
         try:
             action()
-        except ValidationError as exc:
-            self.message_user(request, flatten_message(exc.detail), messages.ERROR)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
 
     @admin.action(description="Close the selected conversations")
     def close_conversations(self, request: HttpRequest, queryset) -> None:

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 from django.db.models import F, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
-from rest_framework.exceptions import NotFound, PermissionDenied
 
+from chatproject.errors import NotFound, PermissionDenied
 from conversations.models import Conversation, Membership, Tag, TagTranslation
 from users.models import User
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
-from rest_framework.exceptions import ValidationError
 
+from chatproject.errors import Invalid
 from conversations import events
 from conversations.models import Conversation, Membership, Tag, TagTranslation
 from users.models import User
@@ -48,9 +48,9 @@ def resolve_members(creator: User, member_ids: Iterable[int]) -> list[int]:
     found = set(User.objects.filter(pk__in=wanted, is_active=True).values_list("pk", flat=True))
     unknown = sorted(wanted - found)
     if unknown:
-        raise ValidationError({"users": [f"Unknown user id: {user_id}" for user_id in unknown]})
+        raise Invalid({"users": [f"Unknown user id: {user_id}" for user_id in unknown]})
     if len(wanted) > settings.CHAT_GROUP_MAX_MEMBERS:
-        raise ValidationError(
+        raise Invalid(
             {"users": [f"A conversation has at most {settings.CHAT_GROUP_MAX_MEMBERS} members."]}
         )
     return sorted(wanted)
@@ -77,7 +77,7 @@ def create_conversation(
         kind = Conversation.Kind.DIRECT if len(members) <= 2 else Conversation.Kind.GROUP
     if kind == Conversation.Kind.DIRECT:
         if len(members) > 2:
-            raise ValidationError({"kind": ["A direct conversation has at most two users."]})
+            raise Invalid({"kind": ["A direct conversation has at most two users."]})
         return find_or_create_direct(creator, members, title, workspace)
     return create_group(creator, members, title, workspace), True
 
@@ -109,9 +109,7 @@ def find_or_create_direct(
             return conversation, True
     if workspace is not None and existing.workspace_id != workspace.pk:
         # A pair has one direct conversation, in one workspace.
-        raise ValidationError(
-            {"workspace": ["These users' direct conversation is in another workspace."]}
-        )
+        raise Invalid({"workspace": ["These users' direct conversation is in another workspace."]})
     restore_direct_members(existing, members)
     return existing, False
 
@@ -208,13 +206,13 @@ def update_conversation(conversation: Conversation, **changes) -> Conversation:
         raise TypeError(f"Not editable here: {sorted(unknown)}")
     assignee = changes.get("assignee")
     if assignee is not None and not assignee.is_active:
-        raise ValidationError({"assignee": ["The assignee must be an active user."]})
+        raise Invalid({"assignee": ["The assignee must be an active user."]})
     for field, value in changes.items():
         setattr(conversation, field, value)
     try:
         conversation.full_clean(exclude=["direct_key", "created_by", "tags"])
     except DjangoValidationError as exc:
-        raise ValidationError(exc.message_dict) from exc
+        raise Invalid(exc.message_dict) from exc
     conversation.save(update_fields=list(changes))
     if "workspace" in changes:
         conversation.tags.remove(*conversation.tags.exclude(workspace=conversation.workspace_id))
@@ -227,7 +225,7 @@ def set_conversation_tags(conversation: Conversation, tags: Iterable[Tag]) -> No
     tags = list(tags)
     foreign = [tag.name for tag in tags if tag.workspace_id != conversation.workspace_id]
     if foreign:
-        raise ValidationError({"tags": [f"Not a tag of this workspace: {', '.join(foreign)}"]})
+        raise Invalid({"tags": [f"Not a tag of this workspace: {', '.join(foreign)}"]})
     conversation.tags.set(tags)
 
 
@@ -261,14 +259,14 @@ def add_member(
     """Add a user (a direct conversation has two at most); their sockets get
     `conversation.new` and join it."""
     if not user.is_active:
-        raise ValidationError({"user": ["Only active users can join."]})
+        raise Invalid({"user": ["Only active users can join."]})
     members = list(conversation.memberships.values_list("user_id", flat=True))
     if user.pk in members:
-        raise ValidationError({"user": ["Already a member."]})
+        raise Invalid({"user": ["Already a member."]})
     if conversation.kind == Conversation.Kind.DIRECT and len(members) >= 2:
-        raise ValidationError({"user": ["A direct conversation has at most two users."]})
+        raise Invalid({"user": ["A direct conversation has at most two users."]})
     if len(members) >= settings.CHAT_GROUP_MAX_MEMBERS:
-        raise ValidationError(
+        raise Invalid(
             {"user": [f"A conversation has at most {settings.CHAT_GROUP_MAX_MEMBERS} members."]}
         )
     membership = Membership.objects.create(conversation=conversation, user=user, role=role)
@@ -280,7 +278,7 @@ def add_member(
 def set_member_role(membership: Membership, role: str) -> Membership:
     """Owner, member, agent or customer (seeds 001 and 002 show agents and customers)."""
     if role not in Membership.Role.values:
-        raise ValidationError({"role": [f"One of {', '.join(Membership.Role.values)}."]})
+        raise Invalid({"role": [f"One of {', '.join(Membership.Role.values)}."]})
     Membership.objects.filter(pk=membership.pk).update(role=role)
     membership.role = role
     return membership

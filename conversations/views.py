@@ -1,10 +1,9 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from rest_framework.exceptions import ValidationError
 
 from chatproject import throttling
-from chatproject.errors import flatten_message
+from chatproject.errors import DomainError
 from conversations import selectors, services
 from conversations.forms import NewConversationForm
 from messaging.selectors import with_last_messages
@@ -36,7 +35,7 @@ def new_conversation(request: HttpRequest) -> HttpResponse:
             throttling.limit_conversation_create(request.user.pk)
         except throttling.RateLimited as exc:
             # The form again with the refusal, as the login page answers it.
-            form.add_error(None, str(exc.detail))
+            form.add_error(None, exc.message)
             response = render(request, "chat/new_conversation.html", {"form": form}, status=429)
             response["Retry-After"] = str(exc.wait)
             return response
@@ -46,8 +45,8 @@ def new_conversation(request: HttpRequest) -> HttpResponse:
                 member_ids=[user.pk for user in form.cleaned_data["users"]],
                 title=form.cleaned_data["title"],
             )
-        except ValidationError as exc:
-            form.add_error(None, flatten_message(exc.detail))
+        except DomainError as exc:
+            form.add_error(None, exc.message)
         else:
             return redirect("conversation", conversation_id=conversation.pk)
     return render(request, "chat/new_conversation.html", {"form": form})

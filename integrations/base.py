@@ -12,7 +12,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatproject.errors import ApiError, api_exception_handler, error_body
+from chatproject.api_errors import api_exception_handler
+from chatproject.errors import ApiError, error_body
 from chatproject.parsers import JSONParser
 from messaging import selectors
 from messaging.models import Message

@@ -2,8 +2,8 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from rest_framework.exceptions import APIException
 
+from chatproject.errors import DomainError, Invalid
 from chatproject.ids import parse_id
 from messaging import services
 from messaging.models import Message
@@ -47,10 +47,10 @@ class AddMessageForm(forms.ModelForm):
         text = self.cleaned_data["text"]
         try:
             services.validate_text(text)
-        except APIException as exc:
-            detail = exc.detail
-            problems = detail["text"] if isinstance(detail, dict) else [str(detail)]
-            raise forms.ValidationError(problems) from exc
+        except Invalid as exc:
+            raise forms.ValidationError(exc.fields["text"]) from exc
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from exc
         return text
 
     def clean(self) -> dict:

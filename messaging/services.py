@@ -8,9 +8,8 @@ from datetime import datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
-from chatproject.errors import ApiError
+from chatproject.errors import Conflict, DomainError, Invalid, NotFound, PermissionDenied
 from conversations.models import Conversation
 from conversations.services import advance_counters, mark_sender_read
 from messaging import events
@@ -20,14 +19,14 @@ from users.models import User
 
 def validate_text(text: str) -> str:
     if not text or not text.strip():
-        raise ValidationError({"text": ["A message needs some text."]})
+        raise Invalid({"text": ["A message needs some text."]})
     limit = settings.CHAT_MESSAGE_MAX_LENGTH
     if len(text) > limit:
-        raise ApiError(
-            422,
-            "message_too_long",
+        raise DomainError(
             f"A message has at most {limit} characters.",
-            {"maxLength": limit, "length": len(text)},
+            status=422,
+            code="message_too_long",
+            details={"maxLength": limit, "length": len(text)},
         )
     return text
 
@@ -40,11 +39,10 @@ def first_send(
     answered with 409 rather than silently returning an unrelated message."""
     message = Message.objects.filter(sender=sender, client_message_id=client_message_id).first()
     if message is not None and (message.conversation_id != conversation_id or message.text != text):
-        raise ApiError(
-            409,
-            "client_message_id_reused",
+        raise Conflict(
             "This clientMessageId was already used for a different message.",
-            {"clientMessageId": client_message_id, "messageId": str(message.pk)},
+            code="client_message_id_reused",
+            details={"clientMessageId": client_message_id, "messageId": str(message.pk)},
         )
     return message
 
@@ -123,7 +121,7 @@ def locked_for_change(message: Message, actor: User, *, staff_may: bool) -> Mess
     _, version = advance_counters(message.conversation_id, new_message=False, at=timezone.now())
     current = Message.objects.select_related("sender").get(pk=message.pk)
     if current.deleted_at is not None:
-        raise ApiError(409, "message_deleted", "The message was deleted.")
+        raise Conflict("The message was deleted.", code="message_deleted")
     if current.kind != Message.Kind.TEXT:
         raise PermissionDenied("System messages cannot be changed.")
     current.version = version

@@ -1,8 +1,8 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from rest_framework.exceptions import NotFound, PermissionDenied
 
+from chatproject.errors import NotFound, PermissionDenied
 from conversations.selectors import conversation_for_member, display_names
 from messaging.selectors import history_page
 from messaging.serializers import MessageSerializer

@@ -19,11 +19,10 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 
 from chatproject import bus, throttling
 from chatproject.concurrency import LoopGate
-from chatproject.errors import flatten_message, translate_exception
+from chatproject.errors import Conflict, Description, NotFound, PermissionDenied, describe
 from messaging import events
 from realtime import layer_guard, ordering
 from realtime.frames import CLIENT_FRAMES
@@ -79,10 +78,9 @@ def infrastructure_failure(exc: BaseException) -> bool:
 sync_reads = LoopGate(1)
 
 
-class SyncInProgress(APIException):
-    status_code = 409
-    default_code = "sync_in_progress"
-    default_detail = "A sync is in flight on this socket: send the next after its sync.done."
+class SyncInProgress(Conflict):
+    code = "sync_in_progress"
+    default_message = "A sync is in flight on this socket: send the next after its sync.done."
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -269,9 +267,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if isinstance(raw, str) and size * 4 > settings.CHAT_WS_MAX_FRAME_BYTES:
             size = len(raw.encode("utf-8", "surrogatepass"))
         if size > settings.CHAT_WS_MAX_FRAME_BYTES:
+            limit = settings.CHAT_WS_MAX_FRAME_BYTES
             await self.send_error(
-                "frame_too_large",
-                f"A frame has at most {settings.CHAT_WS_MAX_FRAME_BYTES} bytes.",
+                Description(400, "frame_too_large", f"A frame has at most {limit} bytes.")
             )
             await self.close(code=CLOSE_FRAME_TOO_LARGE)
             return
@@ -283,12 +281,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         frame = parsed_frame(raw)
         if frame is None:
-            await self.send_error("bad_json", "The frame is not valid JSON.")
+            await self.send_error(Description(400, "bad_json", "The frame is not valid JSON."))
             return
         if not isinstance(frame, dict) or frame.get("type") not in CLIENT_FRAMES:
+            message = f"type must be one of {', '.join(CLIENT_FRAMES)}."
             await self.send_error(
-                "unknown_type",
-                f"type must be one of {', '.join(CLIENT_FRAMES)}.",
+                Description(400, "unknown_type", message),
                 frame if isinstance(frame, dict) else None,
             )
             return
@@ -307,16 +305,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await work
         except CredentialGone:
             await self.close_for_credential()
-        except APIException as exc:
-            await self.send_api_error(exc, frame)
         except Exception as exc:
-            # The database being down is a 503 service_unavailable, as over REST.
-            translated = translate_exception(exc)
-            if isinstance(translated, APIException):
-                await self.send_api_error(translated, frame)
-                return
-            logger.exception("Socket frame %s failed", frame.get("type"))
-            await self.send_error("internal_error", "The server failed to handle the frame.", frame)
+            # As over REST: a refusal, bad input, the database down (503)...
+            description = describe(exc)
+            if description is None:
+                logger.exception("Socket frame %s failed", frame.get("type"))
+                description = Description(
+                    500, "internal_error", "The server failed to handle the frame."
+                )
+            await self.send_error(description, frame)
 
     async def close_for_credential(self) -> None:
         """The socket's credential is gone: nothing more is served on it."""
@@ -335,7 +332,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         frame = parsed_frame(raw)
         rate = self.frame_limiter.rate
         exc = throttling.RateLimited(wait, f"Too many frames on this socket (at most {rate}).")
-        await self.send_api_error(exc, frame if isinstance(frame, dict) else {})
+        await self.send_error(describe(exc), frame if isinstance(frame, dict) else None)
         if self.refused_frames.hit() is not None:
             self.closed_for_abuse = True
             await self.close(code=CLOSE_TOO_MANY_FRAMES)
@@ -454,26 +451,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=bus.encode(frame))
 
-    async def send_api_error(self, exc: APIException, frame: dict) -> None:
-        details = {}
-        if isinstance(exc, ValidationError):
-            code, details = "validation_error", {"fields": exc.detail}
-        else:
-            code = getattr(exc, "error_code", None) or exc.default_code
-            details = getattr(exc, "details", {}) or {}
-        await self.send_error(code, flatten_message(exc.detail), frame, details, exc.status_code)
-
-    async def send_error(
-        self,
-        code: str,
-        message: str,
-        frame: dict | None = None,
-        details: dict | None = None,
-        status: int = 400,
-    ) -> None:
-        error = {"type": "error", "code": code, "message": message, "status": status}
-        if details:
-            error["details"] = details
+    async def send_error(self, description: Description, frame: dict | None = None) -> None:
+        """The `error` frame of chatproject.errors' description, naming the
+        frame it answers (its type, clientMessageId and conversationId)."""
+        error = {
+            "type": "error",
+            "code": description.code,
+            "message": description.message,
+            "status": description.status,
+        }
+        if description.details:
+            error["details"] = description.details
         if frame:
             for key, name in (
                 ("type", "frameType"),

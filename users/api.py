@@ -1,14 +1,13 @@
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, status
-from rest_framework.exceptions import AuthenticationFailed, NotFound, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chatproject import throttling
-from chatproject.errors import ApiError
+from chatproject.errors import ApiError, Invalid
 from chatproject.openapi import error_responses
 from conversations import selectors as conversation_selectors
 from users import services
@@ -108,10 +107,10 @@ class SignUpView(APIView):
                 password=serializer.validated_data["password"],
                 display_name=serializer.validated_data["displayName"],
             )
-        except DjangoValidationError as exc:
+        except Invalid as exc:
             fields = {"display_name": "displayName"}
-            raise ValidationError(
-                {fields.get(name, name): errors for name, errors in exc.message_dict.items()}
+            raise Invalid(
+                {fields.get(name, name): errors for name, errors in exc.fields.items()}
             ) from exc
         throttling.auth_succeeded(username)
         _, key = services.issue_token(user, name="sign-up")

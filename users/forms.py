@@ -28,7 +28,7 @@ class LimitedAuthenticationMixin:
             throttling.limit_auth_attempt(self.request, username)
         except throttling.RateLimited as exc:
             self.retry_after = exc.wait
-            raise ValidationError(str(exc.detail), code="throttled") from None
+            raise ValidationError(exc.message, code="throttled") from None
         cleaned_data = super().clean()
         throttling.auth_succeeded(username)
         return cleaned_data

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from chatproject import keys
+from chatproject.errors import Invalid
 from users import credentials
 from users.models import ApiToken, SocketConnection, User
 from users.usernames import look_alike_pattern, stored_username
@@ -27,15 +28,18 @@ def register_user(*, username: str, password: str, display_name: str = "") -> Us
     """Create an account, the one place every sign-up goes through (the API,
     the page, seed_demo). The username is stored NFKC-normalised and refused
     when it is taken or looks like a taken one (users.usernames). Raises
-    django ValidationError with `username`, `display_name` or `password`."""
+    Invalid with `username`, `display_name` or `password`."""
     user = User(username=stored_username(username), display_name=display_name)
-    user.full_clean(exclude=["password"], validate_unique=False)
+    try:
+        user.full_clean(exclude=["password"], validate_unique=False)
+    except ValidationError as exc:
+        raise Invalid(exc.message_dict) from exc
     if User.objects.filter(username__regex=look_alike_pattern(user.username)).exists():
-        raise ValidationError({"username": ["That username is taken (or one that looks like it)."]})
+        raise Invalid({"username": ["That username is taken (or one that looks like it)."]})
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise ValidationError({"password": exc.messages}) from exc
+        raise Invalid({"password": exc.messages}) from exc
     user.set_password(password)
     user.save()
     return user

@@ -4,13 +4,13 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 
 from chatproject import throttling
+from chatproject.errors import Invalid
 from users import services
 from users.forms import LoginForm, NewTokenForm, SignUpForm
 from users.models import User
@@ -28,7 +28,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         try:
             throttling.limit_auth_attempt(request, username)
         except throttling.RateLimited as exc:
-            form.add_error(None, str(exc.detail))
+            form.add_error(None, exc.message)
             response = render(request, "registration/signup.html", {"form": form}, status=429)
             response["Retry-After"] = str(exc.wait)
             return response
@@ -49,9 +49,9 @@ def register(form: SignUpForm) -> User | None:
             password=form.cleaned_data["password1"],
             display_name=form.cleaned_data["display_name"],
         )
-    except ValidationError as exc:
+    except Invalid as exc:
         fields = {"password": "password2"}
-        for name, errors in exc.message_dict.items():
+        for name, errors in exc.fields.items():
             field = fields.get(name, name)
             form.add_error(field if field in form.fields else None, errors)
         return None

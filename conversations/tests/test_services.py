@@ -1,8 +1,8 @@
 """The conversation services, called directly."""
 
 import pytest
-from rest_framework.exceptions import ValidationError
 
+from chatproject.errors import Invalid
 from conversations.models import Conversation, Membership
 from conversations.services import create_conversation, mark_read
 from messaging.services import send_message
@@ -102,21 +102,21 @@ def test_kind_group_with_two_users_is_a_group(user, other_user):
 
 
 def test_kind_direct_with_three_users_is_rejected(user, other_user, outsider):
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(Invalid) as excinfo:
         create_conversation(
             creator=user,
             member_ids=[other_user.pk, outsider.pk],
             kind=Conversation.Kind.DIRECT,
         )
-    assert "kind" in excinfo.value.detail
+    assert "kind" in excinfo.value.fields
     assert not Conversation.objects.exists()
 
 
 def test_unknown_user_is_rejected_naming_the_id(user, other_user):
     missing = other_user.pk + 1000
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(Invalid) as excinfo:
         create_conversation(creator=user, member_ids=[other_user.pk, missing])
-    messages = [str(item) for item in excinfo.value.detail["users"]]
+    messages = [str(item) for item in excinfo.value.fields["users"]]
     assert messages == [f"Unknown user id: {missing}"]
     assert not Conversation.objects.exists()
     assert not Membership.objects.exists()
@@ -124,9 +124,9 @@ def test_unknown_user_is_rejected_naming_the_id(user, other_user):
 
 def test_inactive_user_is_rejected_naming_the_id(user):
     inactive = UserFactory(is_active=False)
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(Invalid) as excinfo:
         create_conversation(creator=user, member_ids=[inactive.pk])
-    assert [str(item) for item in excinfo.value.detail["users"]] == [
+    assert [str(item) for item in excinfo.value.fields["users"]] == [
         f"Unknown user id: {inactive.pk}"
     ]
     assert not Conversation.objects.exists()
@@ -135,9 +135,9 @@ def test_inactive_user_is_rejected_naming_the_id(user):
 def test_too_many_members_is_rejected(user, settings):
     settings.CHAT_GROUP_MAX_MEMBERS = 3
     others = [UserFactory() for _ in range(3)]
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(Invalid) as excinfo:
         create_conversation(creator=user, member_ids=[other.pk for other in others])
-    assert "at most 3" in str(excinfo.value.detail["users"][0])
+    assert "at most 3" in str(excinfo.value.fields["users"][0])
     assert not Conversation.objects.exists()
     group, _ = create_conversation(creator=user, member_ids=[other.pk for other in others[:2]])
     assert len(member_ids(group)) == 3

@@ -8,15 +8,15 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
-from rest_framework.exceptions import ValidationError
 
 from chatproject.bus import conversation_group, user_group
-from conftest import client_for
+from chatproject.errors import Invalid
 from conversations import selectors, services
 from conversations.models import Conversation, Membership, Tag, TagTranslation
 from messaging import services as messaging_services
 from messaging.models import Message
-from tests.support.api import assert_error
+from tests.support.admin import change_form
+from tests.support.api import assert_error, client_for
 from tests.support.factories import ConversationFactory, UserFactory
 from workspaces.models import Workspace
 from workspaces.services import create_workspace
@@ -41,7 +41,7 @@ def test_conversations_go_to_the_default_workspace_unless_named(user, other_user
     group.refresh_from_db()
     assert group.workspace == acme
     # A pair's one direct conversation is in one workspace.
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         services.create_conversation(creator=user, member_ids=[other_user.pk], workspace=acme)
 
 
@@ -126,9 +126,9 @@ def test_update_conversation_validates(user, other_user):
     conversation = ConversationFactory(members=[user])
     other_user.is_active = False
     other_user.save(update_fields=["is_active"])
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         services.update_conversation(conversation, assignee=other_user)
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         services.update_conversation(conversation, rating=-1)
     with pytest.raises(TypeError):
         services.update_conversation(conversation, status="closed")
@@ -139,7 +139,7 @@ def test_tags_belong_to_the_conversations_workspace(user, acme):
     mine = services.save_tag(Tag(name="Billing"))
     theirs = services.save_tag(Tag(name="Billing", workspace=acme))
     services.set_conversation_tags(conversation, [mine])
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         services.set_conversation_tags(conversation, [theirs])
     assert list(conversation.tags.all()) == [mine]
     # Moving the conversation drops the tags of its old workspace.
@@ -186,12 +186,12 @@ def test_member_roles(user, other_user, outsider, django_capture_on_commit_callb
         other_user.pk: "agent",
         outsider.pk: "customer",
     }
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         services.set_member_role(membership, "king")
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         services.add_member(conversation, outsider)
     direct, _ = services.create_conversation(creator=user, member_ids=[other_user.pk])
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         services.add_member(direct, outsider)
 
 
@@ -204,31 +204,6 @@ def admin_client(client, db):
     client.force_login(admin)
     client.admin_user = admin
     return client
-
-
-def change_form(conversation: Conversation, memberships: list[Membership], **fields) -> dict:
-    data = {
-        "workspace": conversation.workspace_id,
-        "title": conversation.title,
-        "assignee": "",
-        "rating": "",
-        "summary": "",
-        "memberships-TOTAL_FORMS": str(len(memberships)),
-        "memberships-INITIAL_FORMS": str(len(memberships)),
-        "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000",
-    }
-    for index, membership in enumerate(memberships):
-        data.update(
-            {
-                f"memberships-{index}-id": membership.pk,
-                f"memberships-{index}-conversation": conversation.pk,
-                f"memberships-{index}-user": membership.user_id,
-                f"memberships-{index}-role": membership.role,
-            }
-        )
-    data.update(fields)
-    return data
 
 
 def test_the_admin_edits_support_details_tags_and_roles(admin_client, user, other_user):

@@ -3,12 +3,12 @@
 (that stored and broadcast a copy)."""
 
 import pytest
-from rest_framework.exceptions import PermissionDenied
 
+from chatproject.errors import PermissionDenied
 from messaging import services
 from messaging.models import Message
 from messaging.services import close_conversation, send_message
-from messaging.tests.test_events import frames, listen
+from tests.support.events import frames, listen
 from tests.support.factories import ConversationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

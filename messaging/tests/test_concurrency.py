@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from chatproject.errors import ApiError
+from chatproject.errors import Conflict
 from conversations.models import Conversation, Membership
 from conversations.services import create_conversation
 from messaging.models import Message
@@ -139,8 +139,8 @@ def test_concurrent_edits_and_deletes_keep_versions_unique_and_gap_free():
             target = seeded[sender.pk][index]
             try:
                 edited = edit_message(actor=sender, message=target, text="seed (edited)")
-            except ApiError as exc:
-                assert exc.status_code == 409
+            except Conflict as exc:
+                assert exc.status == 409
                 log.append(("edit-refused", target.pk, None))
             else:
                 log.append(("edit", edited.pk, edited.version))

@@ -3,9 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from rest_framework.exceptions import PermissionDenied, ValidationError
 
-from chatproject.errors import ApiError
+from chatproject.errors import DomainError, Invalid, PermissionDenied
 from conversations.models import Conversation, Membership
 from messaging import selectors
 from messaging.models import Message
@@ -51,19 +50,19 @@ def test_send_stores_the_message_and_advances_the_counters(direct_conversation, 
 
 @pytest.mark.parametrize("text", ["", " ", "   \n\t  "])
 def test_send_rejects_empty_or_whitespace_text(direct_conversation, user, text):
-    with pytest.raises(ValidationError) as excinfo:
+    with pytest.raises(Invalid) as excinfo:
         send_message(sender=user, conversation=direct_conversation, text=text)
-    assert "text" in excinfo.value.detail
+    assert "text" in excinfo.value.fields
     assert not Message.objects.exists()
     assert counters(direct_conversation) == (0, 0)
 
 
 def test_send_rejects_too_long_text_with_422(direct_conversation, user, settings):
     settings.CHAT_MESSAGE_MAX_LENGTH = 10
-    with pytest.raises(ApiError) as excinfo:
+    with pytest.raises(DomainError) as excinfo:
         send_message(sender=user, conversation=direct_conversation, text="x" * 11)
-    assert excinfo.value.status_code == 422
-    assert excinfo.value.error_code == "message_too_long"
+    assert excinfo.value.status == 422
+    assert excinfo.value.code == "message_too_long"
     assert excinfo.value.details == {"maxLength": 10, "length": 11}
     assert not Message.objects.exists()
     # Exactly the limit is fine.
@@ -73,7 +72,7 @@ def test_send_rejects_too_long_text_with_422(direct_conversation, user, settings
 
 def test_default_maximum_length_is_4000(direct_conversation, user):
     send_message(sender=user, conversation=direct_conversation, text="y" * 4000)
-    with pytest.raises(ApiError) as excinfo:
+    with pytest.raises(DomainError) as excinfo:
         send_message(sender=user, conversation=direct_conversation, text="y" * 4001)
     assert excinfo.value.details["maxLength"] == 4000
 
@@ -115,11 +114,11 @@ def test_reusing_a_client_message_id_for_other_text_is_a_409(direct_conversation
     first, _ = send_message(
         sender=user, conversation=direct_conversation, text="one", client_message_id="c-1"
     )
-    with pytest.raises(ApiError) as excinfo:
+    with pytest.raises(DomainError) as excinfo:
         send_message(
             sender=user, conversation=direct_conversation, text="two", client_message_id="c-1"
         )
-    assert excinfo.value.status_code == 409
+    assert excinfo.value.status == 409
     assert excinfo.value.details == {"clientMessageId": "c-1", "messageId": str(first.pk)}
     assert Message.objects.count() == 1
 
@@ -198,7 +197,7 @@ def test_edit_changes_text_and_takes_the_next_version(direct_conversation, user)
 
 def test_edit_validates_the_new_text(direct_conversation, user):
     message, _ = send_message(sender=user, conversation=direct_conversation, text="draft")
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         edit_message(actor=user, message=message, text="  ")
     assert Message.objects.get(pk=message.pk).text == "draft"
     assert counters(direct_conversation) == (1, 1)
@@ -252,12 +251,12 @@ def test_edit_or_delete_of_a_deleted_message_is_409_and_uses_no_version(direct_c
     message, _ = send_message(sender=user, conversation=direct_conversation, text="gone")
     delete_message(actor=user, message=message)
     # `message` is the stale object from before the delete: the service reads again.
-    with pytest.raises(ApiError) as excinfo:
+    with pytest.raises(DomainError) as excinfo:
         edit_message(actor=user, message=message, text="back")
-    assert excinfo.value.status_code == 409
-    with pytest.raises(ApiError) as excinfo:
+    assert excinfo.value.status == 409
+    with pytest.raises(DomainError) as excinfo:
         delete_message(actor=user, message=message)
-    assert excinfo.value.status_code == 409
+    assert excinfo.value.status == 409
     stored = Message.objects.get(pk=message.pk)
     assert (stored.text, stored.version) == ("", 2)
     assert counters(direct_conversation) == (1, 2)

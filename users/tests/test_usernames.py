@@ -5,9 +5,9 @@ to those who share a conversation with them (issue 10, item 14)."""
 from datetime import UTC, datetime
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.test import Client
 
+from chatproject.errors import Invalid
 from tests.support.api import assert_error
 from tests.support.factories import ConversationFactory, UserFactory
 from users import services
@@ -54,15 +54,15 @@ def test_the_service_stores_the_nfkc_form(db):
 )
 def test_the_service_refuses_look_alikes_of_a_taken_name(db, look_alike):
     UserFactory(username="alice")
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(Invalid) as refused:
         services.register_user(username=look_alike, password=STRONG_PASSWORD)
-    assert "username" in refused.value.message_dict
+    assert "username" in refused.value.fields
     assert User.objects.count() == 1
 
 
 def test_a_taken_look_alike_protects_the_latin_name_too(db):
     UserFactory(username=GREEK_OMICRON_BOB)  # created before the rule
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         services.register_user(username="bob", password=STRONG_PASSWORD)
 
 
@@ -74,9 +74,9 @@ def test_different_names_are_not_look_alikes(db):
 
 
 def test_a_weak_password_is_a_password_error(db):
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(Invalid) as refused:
         services.register_user(username="weakling", password="123")
-    assert "password" in refused.value.message_dict
+    assert "password" in refused.value.fields
 
 
 # Both sign-up surfaces go through it ---------------------------------------------------------
