@@ -37,6 +37,7 @@ from realtime.hops import (
     send_from_socket,
 )
 from realtime.presence import heartbeat, publish_presence, publish_typing
+from realtime.typing import TypingLimiter
 from users.credentials import CLOSE_CREDENTIAL_REVOKED, REVOKED, credential_for_scope
 
 logger = logging.getLogger("realtime.consumers")
@@ -159,8 +160,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.credential = credential_for_scope(self.scope)
-        self.typing_sent_at: dict[int, float] = {}
-        self.typing_in: set[int] = set()
+        self.typing_limiter = TypingLimiter()
         self.conversation_ids = set(opened.versions)
         self.in_order = ordering.InOrder(
             self.send_live, self.missed_frames, bus.encode, opened.versions
@@ -363,22 +363,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "sync.done", "conversationId": str(data["conversationId"])})
 
     async def typing(self, conversation_id: int, active: bool) -> None:
-        """Typing is rate-limited per conversation: at most one `active` per
-        interval, and an `inactive` only after an `active`; only for
-        conversations this socket belongs to."""
+        """Only for conversations this socket belongs to, and as TypingLimiter admits."""
         if conversation_id not in self.conversation_ids:
             # The same answer as every other frame for a conversation one is not in.
             raise PermissionDenied("You are not a member of this conversation.")
-        if active:
-            now = time.monotonic()
-            last = self.typing_sent_at.get(conversation_id)
-            if last is not None and now - last < settings.CHAT_TYPING_INTERVAL:
-                return
-            self.typing_sent_at[conversation_id] = now
-            self.typing_in.add(conversation_id)
-        elif conversation_id in self.typing_in:
-            self.typing_in.discard(conversation_id)
-        else:
+        if not self.typing_limiter.admits(conversation_id, active=active):
             return
         await database_check_credential(self.credential)
         await publish_typing(conversation_id, self.user.pk, active=active)
