@@ -7,7 +7,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test bench lint format migrate superuser seed schema clean
+.PHONY: run test test-fast bench lint format migrate superuser seed schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,17 @@ run: $(VENV)/.installed migrate
 	@echo
 	$(BIN)/daphne -b $(HOST) -p $(PORT) chatproject.asgi:application
 
+# pytest with these arguments and PYTEST_ARGS; exit 5 (no tests collected) is a failure.
+pytest = @$(BIN)/python -m pytest $(1) $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
 ## test: install the test tools and run the whole suite (exit 5, no tests collected, is a failure)
 test: $(VENV)/.installed-dev
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+	$(call pytest,)
+
+## test-fast: the inner loop, everything but the e2e, faults and integration tiers (docs/testing.md)
+test-fast: $(VENV)/.installed-dev
+	$(call pytest,-m "not e2e and not faults and not integration")
 
 $(VENV)/.installed-bench: requirements.txt requirements-dev.txt requirements-bench.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-bench.txt

@@ -7,32 +7,30 @@ skip is a failure, so CI always runs everything.
 
 import copy
 import os
-import socket
 import uuid
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from rest_framework.test import APIClient
 
+from tests.support.api import client_for
 from tests.support.factories import ConversationFactory, UserFactory
+from tests.support.services import require_chromium, require_service, tcp_reachable
 
-REQUIRE_SERVICES = os.environ.get("CHAT_REQUIRE_SERVICES") == "1"
-
-
-def require_service(name: str, reason: str) -> None:
-    """Skip (or, under CHAT_REQUIRE_SERVICES=1, fail) a test whose service is missing."""
-    message = f"{name} is not reachable: {reason}"
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{message} (CHAT_REQUIRE_SERVICES=1 makes this a failure)")
-    pytest.skip(message)
+# The slow tiers, one folder each under tests/: a test's folder gives it its
+# marker, so `make test-fast` (-m "not e2e and not faults and not integration")
+# leaves them out and a new module there is never in the fast tier by mistake.
+TIERS = ("e2e", "faults", "integration")
+TESTS = Path(__file__).resolve().parent / "tests"
 
 
-def tcp_reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for tier in TIERS:
+            if item.path.is_relative_to(TESTS / tier):
+                item.add_marker(tier)
 
 
 @pytest.fixture
@@ -58,14 +56,9 @@ def postgres_url() -> str:
     return url
 
 
-CHROMIUM = "/usr/bin/chromium"
-
-
 @pytest.fixture
 def chromium_path() -> str:
-    if not os.path.exists(CHROMIUM):
-        require_service("Chromium", f"{CHROMIUM} is missing; apt-get install -y chromium")
-    return CHROMIUM
+    return require_chromium()
 
 
 @pytest.fixture(autouse=True)
@@ -114,14 +107,6 @@ def outsider(db):
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
-
-
-def client_for(user) -> APIClient:
-    """An API client authenticated as `user` (force_authenticate: tests of
-    token and session authentication themselves live in users/tests)."""
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from channels_redis.core import RedisChannelLayer
 
-from conftest import require_service
 from tests.support.live_server import free_port
+from tests.support.services import require_service
 from tests.support.settings import load_production_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,10 +15,10 @@ from openapi_schema_validator import OAS30StrictValidator
 from openapi_schema_validator._format import oas30_strict_format_checker
 from rest_framework.test import APIClient
 
-from conftest import client_for
 from conversations.models import Membership
 from conversations.services import set_member_role
 from messaging.services import send_message
+from tests.support.api import client_for
 from tests.support.factories import ConversationFactory, UserFactory
 from users.services import issue_token
 from workspaces.models import Workspace

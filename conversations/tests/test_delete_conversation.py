@@ -10,8 +10,8 @@ from conversations import services
 from conversations.models import Conversation, Membership
 from messaging.models import Message
 from messaging.services import send_message
-from messaging.tests.test_events import frames
-from messaging.tests.test_events import listen as listen_to
+from tests.support.events import frames
+from tests.support.events import listen as listen_to
 from tests.support.factories import ConversationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

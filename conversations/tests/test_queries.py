@@ -6,10 +6,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from conftest import client_for
 from conversations.models import Conversation, Membership
 from messaging.models import Message
 from messaging.services import send_message
+from tests.support.api import client_for
 from tests.support.factories import ConversationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

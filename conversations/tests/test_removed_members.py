@@ -11,9 +11,10 @@ from channels.layers import get_channel_layer
 from chatproject.bus import user_group
 from conversations import services
 from conversations.models import Conversation, Membership
-from conversations.tests.test_support import change_form
 from messaging.services import send_message
+from tests.support.admin import change_form
 from tests.support.api import assert_error
+from tests.support.events import listen as listen_to
 from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,10 +28,7 @@ def admin_client(client):
 
 def listen(user_id: int) -> str:
     """A channel in the user's group, as each of their sockets is."""
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(user_group(user_id), channel)
-    return channel
+    return listen_to(user_group(user_id))
 
 
 def received(channel: str) -> dict:

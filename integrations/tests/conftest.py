@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.support.compat import Key
+from tests.support.factories import UserFactory
 from workspaces.models import Workspace
 from workspaces.services import create_api_key, create_workspace
 
@@ -35,8 +36,6 @@ def anonymous() -> APIClient:
 
 @pytest.fixture
 def admin_client(client, db):
-    from tests.support.factories import UserFactory
-
     admin = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(admin)
     return client

@@ -16,30 +16,8 @@ from conversations.models import Membership
 from conversations.services import create_conversation, mark_read
 from messaging.models import Message
 from messaging.services import delete_message, edit_message, send_message
+from tests.support.events import frames, listen
 from tests.support.factories import UserFactory
-
-
-def listen(group: str, layer=None) -> str:
-    """A fresh channel added to `group`; returns the channel name."""
-    layer = layer or get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
-    return channel
-
-
-def received(channel: str, layer=None, wait: float = 0.05) -> list[dict]:
-    """Every event waiting on the channel (waiting up to `wait` for each)."""
-    layer = layer or get_channel_layer()
-
-    async def collect() -> list[dict]:
-        events = []
-        while True:
-            try:
-                events.append(await asyncio.wait_for(layer.receive(channel), wait))
-            except TimeoutError:
-                return events
-
-    return async_to_sync(collect)()
 
 
 def receive_one(channel: str, layer, wait: float) -> dict:
@@ -47,14 +25,6 @@ def receive_one(channel: str, layer, wait: float) -> dict:
         return await asyncio.wait_for(layer.receive(channel), wait)
 
     return async_to_sync(receive)()
-
-
-def frames(channel: str, layer=None, wait: float = 0.05) -> list[dict]:
-    events = received(channel, layer, wait)
-    for event in events:
-        assert event["type"] == EVENT_HANDLER
-        assert isinstance(event["frame"], str)
-    return [json.loads(event["frame"]) for event in events]
 
 
 def test_send_publishes_message_new_to_the_conversation_group(

@@ -4,9 +4,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conftest import client_for
 from messaging.models import Message
 from messaging.services import edit_message, import_messages
+from tests.support.api import client_for
 
 pytestmark = pytest.mark.django_db
 

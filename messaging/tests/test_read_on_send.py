@@ -6,8 +6,8 @@ import pytest
 
 from conversations.models import Membership
 from messaging.services import send_message
-from messaging.tests.test_events import frames, listen
 from tests.support.api import post_message
+from tests.support.events import frames, listen
 
 pytestmark = pytest.mark.django_db
 

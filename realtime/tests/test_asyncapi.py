@@ -5,7 +5,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from jsonschema import Draft202012Validator
 
 from chatproject.asgi import application
 from conversations.services import create_conversation, delete_conversations
@@ -13,15 +12,9 @@ from messaging import services
 from messaging.models import Message
 from realtime.asyncapi import asyncapi_document
 from realtime.frames import CLIENT_FRAMES, SERVER_FRAMES
+from tests.support.asyncapi import validator_for
 from tests.support.factories import ConversationFactory, UserFactory
 from users.services import issue_token
-
-
-def validator_for(document: dict, frame_type: str, direction: str) -> Draft202012Validator:
-    prefix = "client" if direction == "client" else "server"
-    name = prefix + "".join(part.title() for part in frame_type.split("."))
-    schema = {"components": document["components"], "$ref": f"#/components/messages/{name}/payload"}
-    return Draft202012Validator(schema)
 
 
 async def socket_for(user) -> WebsocketCommunicator:

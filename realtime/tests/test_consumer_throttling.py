@@ -8,11 +8,11 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chatproject import throttling
-from conftest import client_for
 from realtime.asyncapi import asyncapi_document
 from realtime.consumers import CLOSE_TOO_MANY_FRAMES
-from realtime.tests.test_asyncapi import validator_for
-from realtime.tests.test_consumer import (
+from tests.support.api import client_for
+from tests.support.asyncapi import validator_for
+from tests.support.sockets import (
     assert_closed_with,
     make_conversation,
     make_user,
@@ -20,7 +20,6 @@ from realtime.tests.test_consumer import (
     receive_until,
     send_frame,
     settle,
-    sockets,  # noqa: F401 (the fixture)
     stored_texts,
 )
 from tests.support.throttling import Clock, set_rates
@@ -75,7 +74,7 @@ def rest_send(user, conversation, text: str) -> tuple[int, dict]:
 
 
 async def test_sends_over_the_limit_get_a_throttled_error_and_the_socket_stays_open(
-    sockets,  # noqa: F811
+    sockets,
     settings,
     clock,
 ):
@@ -102,7 +101,7 @@ async def test_sends_over_the_limit_get_a_throttled_error_and_the_socket_stays_o
 
 
 async def test_a_throttled_socket_sends_again_after_retry_after(
-    sockets,  # noqa: F811
+    sockets,
     settings,
     clock,
 ):
@@ -124,7 +123,7 @@ async def test_a_throttled_socket_sends_again_after_retry_after(
 
 
 async def test_rest_and_socket_sends_share_one_budget_per_user(
-    sockets,  # noqa: F811
+    sockets,
     settings,
     clock,
 ):
@@ -159,7 +158,7 @@ async def test_rest_and_socket_sends_share_one_budget_per_user(
 
 
 async def test_frames_over_the_socket_rate_are_refused_and_the_socket_recovers(
-    sockets,  # noqa: F811
+    sockets,
     settings,
     clock,
 ):
@@ -202,7 +201,7 @@ async def test_frames_over_the_socket_rate_are_refused_and_the_socket_recovers(
 
 
 async def test_a_socket_that_keeps_flooding_is_closed_with_4429(
-    sockets,  # noqa: F811
+    sockets,
     settings,
     clock,
 ):
@@ -223,7 +222,7 @@ async def test_a_socket_that_keeps_flooding_is_closed_with_4429(
 
 
 async def test_the_default_frame_rate_leaves_room_for_a_busy_client(
-    sockets,  # noqa: F811
+    sockets,
     clock,
 ):
     """600 frames a minute: a client reading a busy conversation (a read per

@@ -3,9 +3,6 @@ credential change closes exactly the sockets it invalidates, with 4401, and
 no frame is served once the credential is gone. Also the socket's other
 limits: one sync in flight, a cap on sockets per user, deep JSON."""
 
-import asyncio
-import contextlib
-
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -15,15 +12,16 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from chatproject.asgi import application
 from conversations.services import create_conversation, delete_conversations
 from messaging.models import Message
-from realtime.tests.test_consumer import (
+from tests.support.sockets import (
     HOST,
     ORIGIN,
+    TIMEOUT,
     assert_closed_with,
     assert_silent,
     barrier,
+    connect_raw,
     make_conversation,
     receive_until,
     send_frame,
@@ -34,23 +32,11 @@ from users.services import issue_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TIMEOUT = 2
 PASSWORD = "Quiet-river-2718"
 
 
-@pytest.fixture
-async def sockets():
-    opened: list[WebsocketCommunicator] = []
-    yield opened
-    for communicator in opened:
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await communicator.disconnect(timeout=TIMEOUT)
-
-
 async def connect(sockets: list, headers: list) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
-    sockets.append(communicator)
-    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    communicator, connected = await connect_raw(sockets, headers)
     assert connected
     return communicator
 

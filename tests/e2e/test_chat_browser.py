@@ -10,38 +10,37 @@ never created for this module.
 Every wait is bounded (TIMEOUT, or less where the contract says so), and any
 console error, uncaught page error or JavaScript dialog fails the test, except
 the WebSocket connection failures that the restart scenario causes on purpose.
+The fixtures are tests/e2e/conftest.py's, the plumbing tests/support/browser.py.
 """
 
-import itertools
 import json
 import os
 import re
 import time
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from urllib.parse import urlparse
+from collections.abc import Callable
 
-import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
     Page,
     WebSocketRoute,
     expect,
-    sync_playwright,
 )
 
-from conftest import CHROMIUM, require_service
-from tests.support.live_server import ROOT, Deployment, Server, sqlite_deployment
+from tests.support.browser import (
+    PASSWORD,
+    TIMEOUT,
+    BrowserLog,
+    Live,
+    Person,
+    start_conversation,
+    wait_for_message,
+)
+from tests.support.live_server import ROOT
 
-TIMEOUT = 5000  # ms: the bound of every wait unless a test says otherwise
 RECONNECT_TIMEOUT = 15000  # ms: backoff (at most 10 s) after a restart
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-DESKTOP = {"width": 1000, "height": 700}
 PHONE = {"width": 375, "height": 667}
-PASSWORD = "Quiet-river-2718"
 WEBSOCKET_FAILED = re.compile(r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/ws/chat/' failed")
 SIGN_IN_CHECK_REFUSED = re.compile(r"Failed to load resource: .* status of 40[13]")
 # Chromium closes a page's sockets when the page enters the back/forward cache.
@@ -54,56 +53,8 @@ SCREENSHOTS = ROOT / (
 
 RESULTS = ROOT / "test-results"
 
-expect.set_options(timeout=TIMEOUT)
-_serial = itertools.count(1)
-
 
 # -- plumbing -------------------------------------------------------------------
-
-
-@dataclass
-class Live:
-    deployment: Deployment
-    server: Server
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def api(self, method: str, path: str, body: dict, token: str | None = None) -> dict:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(
-            self.url + path, data=json.dumps(body).encode(), headers=headers, method=method
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.load(response)
-
-
-@dataclass
-class BrowserLog:
-    """Console errors, uncaught exceptions and dialogs of every page of a test."""
-
-    errors: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-    allowed: list[re.Pattern] = field(default_factory=list)
-
-    def watch(self, page: Page, who: str) -> None:
-        def on_console(message) -> None:
-            if message.type == "error":
-                self.errors.append(f"{who} console: {message.text}")
-
-        def on_dialog(dialog) -> None:
-            self.dialogs.append(f"{who} {dialog.type}: {dialog.message}")
-            dialog.dismiss()
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda error: self.errors.append(f"{who} pageerror: {error}"))
-        page.on("dialog", on_dialog)
-
-    def unexpected(self) -> list[str]:
-        return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
 
 
 class SocketSwitch:
@@ -134,40 +85,6 @@ class SocketSwitch:
         self.up = True
 
 
-@dataclass
-class Person:
-    username: str
-    name: str
-    id: str
-    context: BrowserContext
-    page: Page
-
-    def open(self, path: str) -> None:
-        """Open a page of the app and wait until its live socket is connected."""
-        self.page.goto(path)
-        expect(self.page.locator("#connection")).to_have_attribute("data-state", "online")
-
-    def send(self, text: str, *, keys: bool = False) -> None:
-        """Put `text` in the composer (with `keys`, typed key by key, newlines
-        with Shift+Enter), press Enter and wait until the server acknowledged it."""
-        composer = self.page.locator("#composer-text")
-        if keys:
-            for number, line in enumerate(text.split("\n")):
-                if number:
-                    composer.press("Shift+Enter")
-                composer.press_sequentially(line)
-        else:
-            composer.fill(text)
-        composer.press("Enter")
-        expect(composer).to_have_value("")
-        wait_for_message(self.page, text)
-        expect(self.page.locator("#message-list li.pending")).to_have_count(0)
-
-
-def page_data(page: Page) -> dict:
-    return json.loads(page.locator("#page-data").text_content())
-
-
 def message_texts(page: Page) -> list[str]:
     return page.eval_on_selector_all(
         "#message-list li.message .text", "items => items.map(item => item.textContent)"
@@ -176,16 +93,6 @@ def message_texts(page: Page) -> list[str]:
 
 def count_text(page: Page, text: str) -> int:
     return message_texts(page).count(text)
-
-
-def wait_for_message(page: Page, text: str, timeout: float = TIMEOUT) -> None:
-    """Wait until a delivered (not pending) message shows exactly `text`."""
-    page.wait_for_function(
-        """text => [...document.querySelectorAll('#message-list li.message:not(.pending) .text')]
-            .some(item => item.textContent === text)""",
-        arg=text,
-        timeout=timeout,
-    )
 
 
 def conversation_id(path: str) -> str:
@@ -197,98 +104,6 @@ def conversation_id(path: str) -> str:
 def unread_badge(page: Page, path: str):
     row = page.locator(f'li.conversation-row[data-conversation-id="{conversation_id(path)}"]')
     return row.locator(".unread")
-
-
-def start_conversation(person: Person, other: Person) -> str:
-    """`person` starts a direct conversation with `other` from the new-conversation page;
-    returns the conversation page's path (where the browser now is)."""
-    page = person.page
-    page.goto("/conversations/new/")
-    page.get_by_label(other.username, exact=True).check()
-    page.get_by_role("button", name="Start").click()
-    page.wait_for_url(re.compile(r"/c/\d+/$"))
-    expect(page.locator("#chat-title")).to_have_text(other.name)
-    return urlparse(page.url).path
-
-
-# -- fixtures -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory) -> Iterator[Live]:
-    with sqlite_deployment(tmp_path_factory.mktemp("e2e")) as deployment:
-        yield Live(deployment, deployment.start_server())
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # conftest's chromium_path fixture, for a module-scoped browser.
-    if not os.path.exists(CHROMIUM):
-        require_service("Chromium", f"{CHROMIUM} is missing; apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def bfcache_browser(browser: Browser) -> Iterator[Browser]:
-    """A Chromium with its back/forward cache on (Playwright turns it off by default)."""
-    browser = browser.browser_type.launch(
-        executable_path=CHROMIUM,
-        args=LAUNCH_ARGS,
-        ignore_default_args=["--disable-back-forward-cache"],
-    )
-    yield browser
-    browser.close()
-
-
-@pytest.fixture
-def browser_log() -> BrowserLog:
-    return BrowserLog()
-
-
-@pytest.fixture
-def sign_up(
-    browser: Browser, live: Live, browser_log: BrowserLog
-) -> Iterator[Callable[..., Person]]:
-    """sign_up("Ann") -> a Person in a fresh browser context, signed up through
-    the sign-up page and now on the inbox. At teardown the contexts close and
-    the test fails on any unexpected console error, page error or dialog."""
-    contexts: list[BrowserContext] = []
-
-    def make(name: str, viewport: dict = DESKTOP, in_browser: Browser | None = None) -> Person:
-        username = f"{name.split()[0].lower()}{next(_serial)}{uuid.uuid4().hex[:4]}"
-        context = (in_browser or browser).new_context(base_url=live.url, viewport=viewport)
-        contexts.append(context)
-        context.set_default_timeout(TIMEOUT)
-        page = context.new_page()
-        browser_log.watch(page, username)
-        page.goto("/accounts/signup/")
-        page.fill("#id_username", username)
-        page.fill("#id_display_name", name)
-        page.fill("#id_password1", PASSWORD)
-        page.fill("#id_password2", PASSWORD)
-        page.get_by_role("button", name="Sign up").click()
-        page.wait_for_url(f"{live.url}/")
-        expect(page.locator(".whoami")).to_have_text(name)
-        return Person(username, name, page_data(page)["me"], context, page)
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert browser_log.dialogs == [], browser_log.dialogs
-    assert browser_log.unexpected() == [], browser_log.unexpected()
-
-
-@pytest.fixture
-def pair(sign_up) -> tuple[Person, Person, str]:
-    """Ann and Ben in a direct conversation, both on its page and connected."""
-    ann, ben = sign_up("Ann Able"), sign_up("Ben Baker")
-    path = start_conversation(ann, ben)
-    expect(ann.page.locator("#connection")).to_have_attribute("data-state", "online")
-    ben.open(path)
-    return ann, ben, path
 
 
 # -- scenarios ------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The Content-Security-Policy in a real browser (issue 10, item 15): every
 page is served with the strict policy (no inline script) and still works,
 the chat pages, the admin and the API docs (Swagger UI) included, without a
-single violation. The plumbing (server, Chromium, console watch, sign-up)
-is tests/e2e/test_chat_browser.py's, imported.
+single violation. The server, Chromium, console watch and sign-up are the
+fixtures of tests/e2e/conftest.py.
 
 A violation is caught twice: Chromium's console message ("Refused to ...
 because it violates the following Content Security Policy directive") and
@@ -16,8 +16,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
-from tests.e2e import test_chat_browser as chat
-from tests.e2e.test_chat_browser import PASSWORD, TIMEOUT, BrowserLog, Live, start_conversation
+from tests.support.browser import PASSWORD, TIMEOUT, BrowserLog, Live, start_conversation
 from tests.support.live_server import Deployment
 
 RECORD_VIOLATIONS = """
@@ -26,8 +25,6 @@ document.addEventListener("securitypolicyviolation", (event) => {
   window.__cspViolations.push(`${event.violatedDirective}: ${event.blockedURI}`);
 });
 """
-# test_chat_browser's fixtures: its server, Chromium, console watch and sign-up.
-live, browser, browser_log, sign_up = chat.live, chat.browser, chat.browser_log, chat.sign_up
 CSP_MESSAGE = re.compile(r"Content[ -]Security[ -]Policy", re.I)
 ADMIN_USERNAME = "csp-admin"
 

@@ -4,7 +4,7 @@ daphne process killed mid-conversation. In each, nothing acknowledged is
 lost, errors are the envelope or a close code that says "reconnect", and
 clients that reconnect and sync end with exactly what the database holds.
 
-The faults are our own: a private redis-server (tests/faults/helpers.py) and
+The faults are our own: a private redis-server (tests/support/faults.py) and
 a TCP proxy in front of PostgreSQL. The machine's shared PostgreSQL and Redis
 are never stopped. Each test runs under one overall timeout; a failure
 carries every server's log.
@@ -14,15 +14,13 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from channels_redis.core import RedisChannelLayer
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import require_service
-from tests.faults.helpers import (
+from tests.support.faults import (
     BLACKHOLE,
     FORWARD,
     REDIS_SERVER,
@@ -32,18 +30,19 @@ from tests.faults.helpers import (
     redis_command,
     through_proxy,
 )
-from tests.integration.test_multiprocess import (
+from tests.support.live_server import Server, postgres_deployment
+from tests.support.servers import (
     Socket,
     api,
+    bounded,
     create_direct,
     http_json,
     open_socket,
     post_message,
-    server_logs,
     sign_up,
     start_servers,
 )
-from tests.support.live_server import Deployment, Server, postgres_deployment
+from tests.support.services import require_service
 from tests.support.settings import load_production_settings
 
 OVERALL_TIMEOUT = 45
@@ -66,13 +65,6 @@ CRASH = "Exception inside application"
 def redis_server_binary() -> None:
     if not REDIS_SERVER:
         require_service("redis-server", "the binary is missing; apt-get install -y redis-server")
-
-
-async def bounded(deployment: Deployment, scenario: Callable[[], Awaitable[None]]) -> None:
-    try:
-        await asyncio.wait_for(scenario(), OVERALL_TIMEOUT)
-    except Exception as exc:
-        pytest.fail(f"{type(exc).__name__}: {exc}\n\nServer logs:\n{server_logs(deployment)}")
 
 
 # Clients ------------------------------------------------------------------------
@@ -313,7 +305,7 @@ async def test_redis_down_then_back(tmp_path, postgres_url, redis_server_binary)
                 assert CRASH not in server.log()
 
         try:
-            await bounded(deployment, scenario)
+            await bounded(deployment, scenario, timeout=OVERALL_TIMEOUT)
         finally:
             await close_all(sockets)
 
@@ -369,7 +361,7 @@ async def test_redis_emptied_under_open_sockets(tmp_path, postgres_url, redis_se
                 assert CRASH not in server.log()
 
         try:
-            await bounded(deployment, scenario)
+            await bounded(deployment, scenario, timeout=OVERALL_TIMEOUT)
         finally:
             await close_all(sockets)
 
@@ -453,7 +445,7 @@ async def test_redis_stopped_not_killed(tmp_path, postgres_url, redis_server_bin
             assert CRASH not in server.log()
 
         try:
-            await bounded(deployment, scenario)
+            await bounded(deployment, scenario, timeout=OVERALL_TIMEOUT)
         finally:
             await close_all(sockets)
 
@@ -597,7 +589,7 @@ async def test_postgres_unreachable(tmp_path, postgres_url, redis_url):
             print(f"burst: {answered} of 20 sends answered 200 around the cut")
 
         try:
-            await bounded(deployment, scenario)
+            await bounded(deployment, scenario, timeout=OVERALL_TIMEOUT)
         finally:
             await close_all(sockets)
 
@@ -755,7 +747,7 @@ async def test_daphne_killed_mid_conversation(tmp_path, postgres_url, redis_url)
             assert CRASH not in survivor.log()
 
         try:
-            await bounded(deployment, scenario)
+            await bounded(deployment, scenario, timeout=OVERALL_TIMEOUT)
         finally:
             for client in clients:
                 await client.close()

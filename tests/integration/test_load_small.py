@@ -9,8 +9,8 @@ import pytest
 
 from bench.fanout import FanoutConfig, run_fanout
 from bench.run import BENCH_RATE_LIMITS
-from tests.integration.test_multiprocess import server_logs, start_servers
 from tests.support.live_server import postgres_deployment
+from tests.support.servers import server_logs, start_servers
 
 pytestmark = pytest.mark.redis
 

@@ -1,1 +1,2 @@
-"""Helpers shared by tests (imported by tests, never by conftest or other test modules)."""
+"""Helpers shared by tests and by the conftest.py fixtures. Tests import
+helpers from here, never from another test module or from a conftest."""

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from rest_framework.test import APIClient
+
 
 def assert_error(response, status: int, code: str | None = None) -> dict[str, Any]:
     """Assert that `response` is the API error envelope with `status` (and
@@ -30,3 +32,11 @@ def post_message(client, conversation, sender, text: str, headers=None, **extra)
         **extra,
     }
     return client.post("/api/messages", body, format="json", headers=headers)
+
+
+def client_for(user) -> APIClient:
+    """An API client authenticated as `user` (force_authenticate: tests of
+    token and session authentication themselves live in users/tests)."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

@@ -1,0 +1,125 @@
+"""Driving the web app in Chromium with Playwright's sync API, for the
+browser tests (tests/e2e): the live server, a person signed up in a browser
+context of their own, the watch on every page's console, and the steps
+several scenarios share. The fixtures are tests/e2e/conftest.py's.
+
+Every wait is bounded (TIMEOUT, in milliseconds, unless a caller says otherwise).
+"""
+
+import json
+import re
+import urllib.request
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.support.live_server import Deployment, Server
+
+TIMEOUT = 5000  # ms: the bound of every wait unless a test says otherwise
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+DESKTOP = {"width": 1000, "height": 700}
+PASSWORD = "Quiet-river-2718"
+
+expect.set_options(timeout=TIMEOUT)
+
+
+@dataclass
+class Live:
+    deployment: Deployment
+    server: Server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def api(self, method: str, path: str, body: dict, token: str | None = None) -> dict:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(
+            self.url + path, data=json.dumps(body).encode(), headers=headers, method=method
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.load(response)
+
+
+@dataclass
+class BrowserLog:
+    """Console errors, uncaught exceptions and dialogs of every page of a test."""
+
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    allowed: list[re.Pattern] = field(default_factory=list)
+
+    def watch(self, page: Page, who: str) -> None:
+        def on_console(message) -> None:
+            if message.type == "error":
+                self.errors.append(f"{who} console: {message.text}")
+
+        def on_dialog(dialog) -> None:
+            self.dialogs.append(f"{who} {dialog.type}: {dialog.message}")
+            dialog.dismiss()
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: self.errors.append(f"{who} pageerror: {error}"))
+        page.on("dialog", on_dialog)
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
+
+
+@dataclass
+class Person:
+    username: str
+    name: str
+    id: str
+    context: BrowserContext
+    page: Page
+
+    def open(self, path: str) -> None:
+        """Open a page of the app and wait until its live socket is connected."""
+        self.page.goto(path)
+        expect(self.page.locator("#connection")).to_have_attribute("data-state", "online")
+
+    def send(self, text: str, *, keys: bool = False) -> None:
+        """Put `text` in the composer (with `keys`, typed key by key, newlines
+        with Shift+Enter), press Enter and wait until the server acknowledged it."""
+        composer = self.page.locator("#composer-text")
+        if keys:
+            for number, line in enumerate(text.split("\n")):
+                if number:
+                    composer.press("Shift+Enter")
+                composer.press_sequentially(line)
+        else:
+            composer.fill(text)
+        composer.press("Enter")
+        expect(composer).to_have_value("")
+        wait_for_message(self.page, text)
+        expect(self.page.locator("#message-list li.pending")).to_have_count(0)
+
+
+def page_data(page: Page) -> dict:
+    return json.loads(page.locator("#page-data").text_content())
+
+
+def wait_for_message(page: Page, text: str, timeout: float = TIMEOUT) -> None:
+    """Wait until a delivered (not pending) message shows exactly `text`."""
+    page.wait_for_function(
+        """text => [...document.querySelectorAll('#message-list li.message:not(.pending) .text')]
+            .some(item => item.textContent === text)""",
+        arg=text,
+        timeout=timeout,
+    )
+
+
+def start_conversation(person: Person, other: Person) -> str:
+    """`person` starts a direct conversation with `other` from the new-conversation page;
+    returns the conversation page's path (where the browser now is)."""
+    page = person.page
+    page.goto("/conversations/new/")
+    page.get_by_label(other.username, exact=True).check()
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    expect(page.locator("#chat-title")).to_have_text(other.name)
+    return urlparse(page.url).path
