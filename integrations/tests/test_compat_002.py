@@ -304,13 +304,27 @@ def test_typing_and_presence_are_live(api_client, key, billing):
     )
 
 
-def test_typing_state_expires(api_client, key, billing, settings):
+def test_typing_state_expires_after_the_typing_ttl(api_client, key, billing, settings):
+    """A typist counts for CHAT_TYPING_TTL seconds, then not at all. Whole
+    seconds: Redis truncates a fraction, and 0 stores nothing, so a TTL of
+    0.01 would read "not typing" without ever having been typing. Expiry
+    comes TTL seconds after the record, never sooner (every delay of this
+    test only makes it later, so TTL - 0.5 is a safe floor), and within a
+    margin of 5 s after."""
     conversation, visitor, *_ = billing
-    settings.CHAT_TYPING_TTL = 0.01
+    settings.CHAT_TYPING_TTL = 2
+
+    def visitor_typing() -> bool:
+        body = api_client.get(url(conversation), headers=bearer(key)).json()
+        return body["conversation"]["visitorTyping"]
+
+    recorded = time.monotonic()
     async_to_sync(record_typing)(conversation.pk, visitor.pk, active=True)
-    time.sleep(0.05)
-    body = api_client.get(url(conversation), headers=bearer(key)).json()
-    assert body["conversation"]["visitorTyping"] is False
+    assert visitor_typing() is True  # one local request, well within the 2 s
+    while visitor_typing():
+        assert time.monotonic() - recorded < settings.CHAT_TYPING_TTL + 5, "typing never expired"
+        time.sleep(0.1)
+    assert time.monotonic() - recorded > settings.CHAT_TYPING_TTL - 0.5
 
 
 # Errors -------------------------------------------------------------------------
