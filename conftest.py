@@ -62,11 +62,6 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def fresh_rate_limits(settings):
     """Each test starts with empty rate-limit counters: a cache key prefix of
     its own. Not cache.clear(): on Redis that is FLUSHDB, which would also

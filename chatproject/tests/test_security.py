@@ -895,9 +895,14 @@ ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
 
 @pytest.fixture
 def production_hashers(settings):
-    """The project's hashers, not the fast MD5 one conftest sets for speed."""
+    """The project's hashers, not the fast MD5 one of the test settings."""
     settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS
     return settings
+
+
+def test_tests_hash_passwords_fast(settings):
+    """chatproject/settings/test.py, which pytest loads, sets MD5 for every test."""
+    assert settings.PASSWORD_HASHERS == ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def test_argon2_is_the_preferred_hasher():
