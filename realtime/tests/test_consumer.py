@@ -2,11 +2,12 @@
 (Origin check, session and token auth, routing) with WebsocketCommunicator."""
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.utils import timezone
 
 from chatproject import bus
 from conversations.models import Conversation, Membership
@@ -36,7 +37,8 @@ from tests.support.sockets import (
     stored_texts,
     token_headers,
 )
-from users.models import User
+from users.models import SocketConnection, User
+from users.services import PRESENCE_TIMEOUT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -748,13 +750,6 @@ async def test_joining_a_long_lived_group_does_not_replay_its_history(sockets):
 
 @pytest.mark.django_db(transaction=True)
 async def test_users_of_a_dead_process_go_offline_at_the_next_heartbeat(sockets):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from users.models import SocketConnection
-    from users.services import PRESENCE_TIMEOUT
-
     alice, bob = await make_user(), await make_user()
     await make_conversation(alice, bob)
     bob_socket = await open_socket(sockets, bob)
