@@ -52,7 +52,7 @@ $(VENV)/.installed-bench: requirements.txt requirements-dev.txt requirements-ben
 	touch $(VENV)/.installed $(VENV)/.installed-dev $@
 
 ## bench: PostgreSQL + Redis + two server processes (daphne, then uvicorn), the
-## benchmarks of README "Performance", a table; BENCH_ARGS="--help" for sizes
+## benchmarks of docs/performance.md, a table; BENCH_ARGS="--help" for sizes
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

@@ -1,4 +1,4 @@
-"""`make bench`: the benchmarks of README "Performance", on this machine.
+"""`make bench`: the benchmarks of docs/performance.md, on this machine.
 
 Uses PostgreSQL and Redis at DATABASE_URL / REDIS_URL when set, else the
 local defaults (127.0.0.1:5432 and :6379), starting them when nothing
@@ -143,7 +143,7 @@ def demo_login(server: Server) -> tuple[str, str]:
 
 
 def table(rows: list[dict]) -> str:
-    """The results as a fixed-width table (README "Performance")."""
+    """The results as a fixed-width table (docs/performance.md)."""
     lines = []
     for row in rows:
         lines.append(

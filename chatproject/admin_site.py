@@ -1,5 +1,5 @@
 """The admin site: Django's, with its login under the sign-in limits of
-/accounts/login/ and POST /api/auth/token (README "Limits and throttling")."""
+/accounts/login/ and POST /api/auth/token (docs/limits.md)."""
 
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest, HttpResponse

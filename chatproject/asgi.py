@@ -32,5 +32,5 @@ application = ProtocolTypeRouter(
 # thousands of objects) lives as long as the process: moved out of the cyclic
 # garbage collector's reach, a full collection stops scanning it. Those scans
 # stalled every socket of the process for 50-250 ms now and then, the tail
-# of the fan-out latency (README "Performance").
+# of the fan-out latency (docs/performance.md).
 gc.freeze()

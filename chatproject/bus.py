@@ -135,7 +135,7 @@ def publish_now(groups: Iterable[str], frame: dict[str, Any]) -> None:
     serving loop without waiting was tried: past ~100 sends/s per process
     the unawaited publishes piled up on the loop, reached Redis out of order,
     and the reorder fills (realtime/ordering.py) collapsed delivery to
-    seconds (README "Performance")."""
+    seconds (docs/performance.md)."""
     async_to_sync(publish_async)(list(groups), frame)
 
 

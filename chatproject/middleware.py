@@ -147,7 +147,7 @@ def content_security_policy(host: str | None) -> str:
 
 class SecurityHeadersMiddleware:
     """Content-Security-Policy and Permissions-Policy on every response
-    (README "Security headers"). Every page's script is a static ES module,
+    (docs/operations.md "Security headers"). Every page's script is a static ES module,
     so the policy allows no inline script at all."""
 
     def __init__(self, get_response):

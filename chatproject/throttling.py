@@ -1,5 +1,5 @@
-"""Rate limits, shared by REST, the web pages and the socket (README "Limits
-and throttling").
+"""Rate limits, shared by REST, the web pages and the socket
+(docs/limits.md).
 
 One limiter: a sliding-window counter in Django's cache. Each (scope, key)
 has a counter per fixed window of the rate's period; a hit is allowed while
@@ -15,7 +15,7 @@ change them) like "60/min", "10/5min", "3/s"; "off" disables a scope.
 
 If the cache cannot be reached, the limiter lets the request through and
 logs: a broken Redis must not stop people chatting (the database is the
-guarantee, README "Channel layer"), at the cost of no limits meanwhile.
+guarantee, docs/operations.md "Channel layer"), at the cost of no limits meanwhile.
 """
 
 import hashlib

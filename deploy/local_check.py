@@ -410,7 +410,7 @@ async def socket_across_failover(
     https_base: str, context: ssl.SSLContext, sentinel: "Sentinel", how: str
 ) -> None:
     """Sockets open while the Redis master dies. Their server's blocking read
-    on the dead master fails, so it closes them with 4503 (README "Faults")
+    on the dead master fails, so it closes them with 4503 (docs/operations.md "Faults")
     unless the promotion came first; a client then reconnects, which reaches
     the new master through the sentinel, and syncs. Either way each of them
     ends up with the message sent after the failover."""

@@ -101,7 +101,7 @@ def frames_document() -> dict[str, Any]:
             "`details.retryAfterSeconds`; a socket that keeps sending as many frames again is "
             "closed with 4429. A socket whose Redis or database fails under it is closed with "
             "4503: reconnect and sync. Message events of a conversation arrive in `version` "
-            'order. See README "WebSocket", "Limits and throttling" and "Faults".',
+            'order. See docs/websocket.md, docs/limits.md and docs/operations.md "Faults".',
         },
         "channels": {
             "chat": {

@@ -1,5 +1,5 @@
 """The chat socket at /ws/chat/: one socket carries the live events of all
-of the caller's conversations. The protocol is in README "WebSocket".
+of the caller's conversations. The protocol is in docs/websocket.md.
 
 The consumer is the protocol: it parses and dispatches frames, answers
 with error frames, joins and leaves groups through the bus, and forwards
@@ -51,10 +51,10 @@ CLOSE_TOO_MANY_SOCKETS = 4409
 # any code but 1000 and 3000-4999 (1009 raised, and the socket stayed open).
 CLOSE_FRAME_TOO_LARGE = 4413
 # The channel layer (Redis) or the database failed under the socket: the
-# client reconnects (with backoff) and syncs (README "Faults").
+# client reconnects (with backoff) and syncs (docs/operations.md "Faults").
 CLOSE_UNAVAILABLE = layer_guard.CLOSE_UNAVAILABLE
-# Sent as many frames again over the rate after being told to wait (README
-# "Limits and throttling"): 4000 + the HTTP status, as 4401.
+# Sent as many frames again over the rate after being told to wait
+# (docs/limits.md): 4000 + the HTTP status, as 4401.
 CLOSE_TOO_MANY_FRAMES = 4429
 
 

@@ -13,7 +13,7 @@ So each process keeps a marker key in each Redis of the layer and reads it
 every CHAT_LAYER_CHECK_SECONDS. When the marker is gone (Redis lost its data)
 every socket that joined its groups before the loss is closed with 4503:
 clients reconnect, which joins the groups again, and sync what they missed
-(README "Faults"). Sockets that connected after an outage this process saw
+(docs/operations.md "Faults"). Sockets that connected after an outage this process saw
 joined the new Redis and are left alone.
 """
 

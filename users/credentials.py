@@ -1,6 +1,6 @@
 """What an open socket was authenticated with, and whether that still holds.
 
-A socket is only as valid as its credential (README "WebSocket"): the token
+A socket is only as valid as its credential (docs/websocket.md): the token
 it was opened with, or the browser session whose cookie it carried. When a
 credential changes, the service that changed it publishes a
 `credential.revoked` event to the user's group (`publish_revoked`); every

@@ -2,7 +2,7 @@
 cell), CSRF, the socket's Origin check, stored XSS, the production settings,
 password hashing and what a database leak gives away about API tokens.
 
-The rule the matrices assert (README "Behaviour"): anonymous callers get 401
+The rule the matrices assert (docs/api.md "Behaviour"): anonymous callers get 401
 (a socket is closed with 4401); only members read or write a conversation,
 anyone else gets 403 (404 where the thing is private to its owner, such as a
 token); staff are no exception over the API: they moderate in the admin.

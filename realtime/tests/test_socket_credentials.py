@@ -1,4 +1,4 @@
-"""A socket is only as valid as its credential (README "WebSocket"): every
+"""A socket is only as valid as its credential (docs/websocket.md): every
 credential change closes exactly the sockets it invalidates, with 4401, and
 no frame is served once the credential is gone. Also the socket's other
 limits: one sync in flight, a cap on sockets per user, deep JSON."""

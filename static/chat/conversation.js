@@ -22,8 +22,8 @@ const TYPING_SHOWN_MS = 6000;
 // While typing goes on, `active` is repeated this often so that the others'
 // TYPING_SHOWN_MS never runs out.
 const TYPING_REFRESH_MS = 3000;
-// The server drops an `active` less than 2 s after the previous one (README
-// "WebSocket"): one that would come too soon waits until then.
+// The server drops an `active` less than 2 s after the previous one
+// (docs/websocket.md): one that would come too soon waits until then.
 const TYPING_MIN_GAP_MS = 2200;
 
 let lastVersion = data.lastVersion;

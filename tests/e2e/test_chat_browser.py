@@ -46,7 +46,7 @@ WEBSOCKET_FAILED = re.compile(r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/w
 SIGN_IN_CHECK_REFUSED = re.compile(r"Failed to load resource: .* status of 40[13]")
 # Chromium closes a page's sockets when the page enters the back/forward cache.
 WEBSOCKET_CACHED = re.compile(r"WebSocket connection to .* failed: Page entered Back-Forward Cache")
-# The README's screenshots are refreshed with CHAT_UPDATE_SCREENSHOTS=1; an
+# The screenshots in docs/ (README.md, docs/web.md) are refreshed with CHAT_UPDATE_SCREENSHOTS=1; an
 # ordinary run writes them to test-results/ and leaves the tree unchanged.
 SCREENSHOTS = ROOT / (
     "docs" if os.environ.get("CHAT_UPDATE_SCREENSHOTS") == "1" else "test-results"

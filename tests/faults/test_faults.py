@@ -1,4 +1,4 @@
-"""Faults under real servers (README "Faults"): Redis going away and coming
+"""Faults under real servers (docs/operations.md "Faults"): Redis going away and coming
 back empty, PostgreSQL unreachable (refusing, or swallowing connections), a
 daphne process killed mid-conversation. In each, nothing acknowledged is
 lost, errors are the envelope or a close code that says "reconnect", and

@@ -20,7 +20,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 30
-# The two ASGI servers that serve chatproject.asgi (README "Performance").
+# The two ASGI servers that serve chatproject.asgi (docs/performance.md).
 SERVER_COMMANDS = {
     "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "chatproject.asgi:application"],
     "uvicorn": [
