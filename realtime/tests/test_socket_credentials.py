@@ -374,31 +374,30 @@ async def test_a_conversation_deleted_as_it_is_created_does_not_break_the_socket
     await still_served(communicator)
 
 
-async def test_unticking_active_on_the_admin_change_form_closes_all_their_sockets(sockets):
-    user = await person()
-    by_token, _, _ = await token_socket(sockets, user)
+async def saved_in_the_admin(sockets: list, user, *, active: bool):
+    """The user's admin change form posted by a superuser (display name
+    "Renamed", Active ticked or not); returns the response."""
     admin = await database_sync_to_async(User.objects.create_superuser)(
         username="root", password=PASSWORD
     )
     _, admin_browser = await browser_socket(sockets, admin)
     form = {
         "username": user.username,
-        "first_name": "",
-        "last_name": "",
-        "email": "",
-        # is_active left out: the box is unticked.
         "date_joined_0": "2026-01-02",
         "date_joined_1": "03:04:05",
-        "last_login_0": "",
-        "last_login_1": "",
         "display_name": "Renamed",
-        "external_id": "",
-        "last_seen_at_0": "",
-        "last_seen_at_1": "",
     }
-    response = await database_sync_to_async(admin_browser.post)(
+    if active:
+        form["is_active"] = "on"  # left out: the box is unticked
+    return await database_sync_to_async(admin_browser.post)(
         f"/admin/users/user/{user.pk}/change/", form
     )
+
+
+async def test_unticking_active_on_the_admin_change_form_closes_all_their_sockets(sockets):
+    user = await person()
+    by_token, _, _ = await token_socket(sockets, user)
+    response = await saved_in_the_admin(sockets, user, active=False)
     assert response.status_code == 302, response.content.decode()[:2000]
     await assert_closed_with(by_token, 4401)
     await database_sync_to_async(user.refresh_from_db)()
@@ -408,20 +407,7 @@ async def test_unticking_active_on_the_admin_change_form_closes_all_their_socket
 async def test_saving_an_active_user_in_the_admin_closes_nothing(sockets):
     user = await person()
     by_token, _, _ = await token_socket(sockets, user)
-    admin = await database_sync_to_async(User.objects.create_superuser)(
-        username="root", password=PASSWORD
-    )
-    _, admin_browser = await browser_socket(sockets, admin)
-    form = {
-        "username": user.username,
-        "is_active": "on",
-        "date_joined_0": "2026-01-02",
-        "date_joined_1": "03:04:05",
-        "display_name": "Renamed",
-    }
-    response = await database_sync_to_async(admin_browser.post)(
-        f"/admin/users/user/{user.pk}/change/", form
-    )
+    response = await saved_in_the_admin(sockets, user, active=True)
     assert response.status_code == 302, response.content.decode()[:2000]
     await assert_silent(by_token)
     await still_served(by_token)
