@@ -122,3 +122,13 @@ def outsider_client(outsider) -> APIClient:
 @pytest.fixture
 def direct_conversation(user, other_user):
     return ConversationFactory(members=[user, other_user])
+
+
+@pytest.fixture
+def admin_client(client, db):
+    """A client signed in as a new superuser (also `client.admin_user`);
+    replaces pytest-django's, whose "admin" user bypasses the factories."""
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    client.admin_user = admin
+    return client

@@ -5,26 +5,15 @@ get `conversation.deleted` after the commit."""
 import pytest
 from django.db import transaction
 
-from chatproject.bus import user_group
 from conversations import services
 from conversations.models import Conversation, Membership
 from messaging.models import Message
 from messaging.services import send_message
 from tests.support.events import frames
-from tests.support.events import listen as listen_to
-from tests.support.factories import ConversationFactory, UserFactory
+from tests.support.events import listen_as_user as listen
+from tests.support.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
-
-
-def listen(user_id: int) -> str:
-    return listen_to(user_group(user_id))
 
 
 def deleted_frame(conversation_id: int) -> dict:

@@ -8,27 +8,14 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from chatproject.bus import user_group
 from conversations import services
 from conversations.models import Conversation, Membership
 from messaging.services import send_message
 from tests.support.admin import change_form
 from tests.support.api import assert_error
-from tests.support.events import listen as listen_to
-from tests.support.factories import UserFactory
+from tests.support.events import listen_as_user as listen
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
-
-
-def listen(user_id: int) -> str:
-    """A channel in the user's group, as each of their sockets is."""
-    return listen_to(user_group(user_id))
 
 
 def received(channel: str) -> dict:

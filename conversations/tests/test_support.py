@@ -17,7 +17,7 @@ from messaging import services as messaging_services
 from messaging.models import Message
 from tests.support.admin import change_form
 from tests.support.api import assert_error, client_for
-from tests.support.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory
 from workspaces.models import Workspace
 from workspaces.services import create_workspace
 
@@ -196,14 +196,6 @@ def test_member_roles(user, other_user, outsider, django_capture_on_commit_callb
 
 
 # Admin ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin_client(client, db):
-    admin = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(admin)
-    client.admin_user = admin
-    return client
 
 
 def test_the_admin_edits_support_details_tags_and_roles(admin_client, user, other_user):

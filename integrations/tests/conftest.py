@@ -4,7 +4,6 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.support.compat import Key
-from tests.support.factories import UserFactory
 from workspaces.models import Workspace
 from workspaces.services import create_api_key, create_workspace
 
@@ -32,10 +31,3 @@ def other_key(other_workspace) -> Key:
 @pytest.fixture
 def anonymous() -> APIClient:
     return APIClient()
-
-
-@pytest.fixture
-def admin_client(client, db):
-    admin = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(admin)
-    return client

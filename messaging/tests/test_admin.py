@@ -13,14 +13,6 @@ from tests.support.factories import ConversationFactory, UserFactory
 
 
 @pytest.fixture
-def admin_client(client, db):
-    admin = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(admin)
-    client.admin_user = admin
-    return client
-
-
-@pytest.fixture
 def busy_conversation(db):
     alice, bob = UserFactory(), UserFactory()
     conversation = ConversationFactory(members=[alice, bob])

@@ -9,19 +9,11 @@ from messaging import services
 from messaging.models import Message
 from messaging.services import close_conversation, send_message
 from tests.support.events import frames, listen
-from tests.support.factories import ConversationFactory, UserFactory
+from tests.support.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/admin/messaging/message/"
-
-
-@pytest.fixture
-def admin_client(client):
-    admin = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(admin)
-    client.admin_user = admin
-    return client
 
 
 @pytest.fixture

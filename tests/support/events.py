@@ -7,7 +7,7 @@ import json
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from chatproject.bus import EVENT_HANDLER
+from chatproject.bus import EVENT_HANDLER, user_group
 
 
 def listen(group: str, layer=None) -> str:
@@ -16,6 +16,11 @@ def listen(group: str, layer=None) -> str:
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(group, channel)
     return channel
+
+
+def listen_as_user(user_id: int) -> str:
+    """A channel in the user's group, as each of their sockets is."""
+    return listen(user_group(user_id))
 
 
 def received(channel: str, layer=None, wait: float = 0.05) -> list[dict]:
