@@ -114,6 +114,15 @@ async def wait_for_log(server: Server, text: str, timeout: float = CLOSE_TIMEOUT
 MESSAGE_FRAMES = {"message.new", "message.updated", "message.deleted"}
 
 
+async def alice_and_bobs_socket(server: Server) -> tuple[tuple[str, str], str, str, Socket]:
+    """Alice and Bob signed up, their direct conversation, and Bob's socket,
+    ready: ((alice's id, her token), Bob's token, the conversation, the socket)."""
+    a_id, a_token = await sign_up(server, "alice")
+    b_id, b_token = await sign_up(server, "bob")
+    conversation = await create_direct(server, a_token, b_id)
+    return (a_id, a_token), b_token, conversation, await open_ready("B", server, b_token)
+
+
 def messages_of(socket: Socket, conversation_id: str) -> list[dict]:
     """The messages a socket was given (live or by sync), in arrival order."""
     return [
@@ -405,10 +414,8 @@ async def test_redis_stopped_not_killed(tmp_path, postgres_url, redis_server_bin
         sockets: list[Socket] = []
 
         async def scenario() -> None:
-            a_id, a_token = await sign_up(server, "alice")
-            b_id, b_token = await sign_up(server, "bob")
-            conversation = await create_direct(server, a_token, b_id)
-            b_socket = await open_ready("B", server, b_token)
+            alice, b_token, conversation, b_socket = await alice_and_bobs_socket(server)
+            a_id, a_token = alice
             sockets.append(b_socket)
             sent = [await post_message(server, a_token, a_id, conversation, "before", "c0")]
             await b_socket.wait_for("the live message", lambda: messages_of(b_socket, conversation))
@@ -483,10 +490,8 @@ async def test_postgres_unreachable(tmp_path, postgres_url, redis_url):
         sockets: list[Socket] = []
 
         async def scenario() -> None:
-            a_id, a_token = await sign_up(server, "alice")
-            b_id, b_token = await sign_up(server, "bob")
-            conversation = await create_direct(server, a_token, b_id)
-            b_socket = await open_ready("B", server, b_token)
+            alice, b_token, conversation, b_socket = await alice_and_bobs_socket(server)
+            a_id, a_token = alice
             sockets.append(b_socket)
             for index in range(3):
                 await post_message(server, a_token, a_id, conversation, f"m{index}", f"m{index}")
