@@ -14,9 +14,11 @@ from urllib.parse import urlparse
 import pytest
 from rest_framework.test import APIClient
 
+from chatproject import throttling
 from tests.support.api import client_for
 from tests.support.factories import ConversationFactory, UserFactory
 from tests.support.services import require_chromium, require_service, tcp_reachable
+from tests.support.throttling import Clock
 
 # The slow tiers, one folder each under tests/: a test's folder gives it its
 # marker, so `make test-fast` (-m "not e2e and not faults and not integration")
@@ -132,3 +134,11 @@ def admin_client(client, db):
     client.force_login(admin)
     client.admin_user = admin
     return client
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """The rate limiter's clock, which the test moves on (clock.advance)."""
+    clock = Clock()
+    monkeypatch.setattr(throttling, "now", clock)
+    return clock

@@ -5,18 +5,10 @@ per username, one budget across every login surface."""
 import pytest
 from django.test import Client
 
-from chatproject import throttling
 from tests.support.factories import TEST_PASSWORD, UserFactory
-from tests.support.throttling import Clock, set_rates
+from tests.support.throttling import set_rates
 
 ADMIN_LOGIN_URL = "/admin/login/"
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(throttling, "now", clock)
-    return clock
 
 
 @pytest.fixture

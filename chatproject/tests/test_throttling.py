@@ -1,6 +1,6 @@
 """Rate limits (chatproject/throttling.py): the limiter itself, REST sends,
 and sign-up, token and login attempts per address and per username. The
-socket's limits are in messaging/tests/test_consumer_throttling.py.
+socket's limits are in realtime/tests/test_consumer_throttling.py.
 
 Time is the limiter's clock, replaced by `clock` (throttling.now), so that
 windows and Retry-After values are exact and nothing sleeps."""
@@ -23,19 +23,12 @@ from chatproject.throttling import LocalLimiter, Rate, parse_rate
 from messaging.models import Message
 from tests.support.api import assert_error, post_message
 from tests.support.factories import TEST_PASSWORD, UserFactory
-from tests.support.throttling import Clock, set_rates
+from tests.support.throttling import set_rates
 from users.models import User
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 STRONG_PASSWORD = "plum-orbit-lantern-42"
 LOGIN_URL = "/accounts/login/"
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(throttling, "now", clock)
-    return clock
 
 
 def retry_after(response) -> int:

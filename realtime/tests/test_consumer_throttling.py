@@ -7,7 +7,6 @@ flooding is closed with 4429. Time is the limiter's clock (throttling.now)."""
 import pytest
 from channels.db import database_sync_to_async
 
-from chatproject import throttling
 from realtime.asyncapi import asyncapi_document
 from realtime.consumers import CLOSE_TOO_MANY_FRAMES
 from tests.support.api import client_for
@@ -22,16 +21,9 @@ from tests.support.sockets import (
     settle,
     stored_texts,
 )
-from tests.support.throttling import Clock, set_rates
+from tests.support.throttling import set_rates
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(throttling, "now", clock)
-    return clock
 
 
 def assert_throttled(error: dict, frame_type: str) -> int:
