@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from chatproject import views
@@ -8,6 +9,8 @@ from realtime import views as realtime_views
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    # The pages' JS strings (gettext/interpolate), in the request's language.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/status/", views.status_page, name="chat-status"),
     path("admin/", admin.site.urls),
     path("accounts/", include("users.page_urls")),

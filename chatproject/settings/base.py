@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "chatproject.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -106,7 +107,11 @@ ASGI_APPLICATION = "chatproject.asgi.application"
 
 # Internationalisation ----------------------------------------------------------
 
-LANGUAGE_CODE = "en-us"
+# The pages speak English and Polish (docs/web.md "Languages"): the browser's
+# Accept-Language decides, or the language chosen on the profile page.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("pl", "Polski")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
