@@ -11,11 +11,12 @@ from messaging import services as messaging_services
 
 class MembershipInline(admin.TabularInline):
     """Members and their roles (owner, member, agent, customer). Saved through
-    conversations.services (add_member, set_member_role, remove_member)."""
+    conversations.services (add_member, set_member_role, remove_member).
+    Muting is the member's own choice: shown, not edited here."""
 
     model = Membership
     raw_id_fields = ["user"]
-    readonly_fields = ["joined_at", "last_read_seq"]
+    readonly_fields = ["joined_at", "last_read_seq", "muted"]
     extra = 0
 
 

@@ -8,9 +8,13 @@ from chatproject import throttling
 from chatproject.openapi import error_responses
 from conversations import selectors, services
 from conversations.serializers import (
+    AddMembersSerializer,
     CreateConversationSerializer,
     MarkReadSerializer,
+    MembershipChangeSerializer,
+    MembershipStateSerializer,
     ReadStateSerializer,
+    RenameGroupSerializer,
 )
 from messaging import services as messaging_services
 from messaging.selectors import with_last_messages
@@ -147,5 +151,96 @@ class ConversationViewSet(viewsets.ViewSet):
             "conversationId": str(conversationId),
             "lastReadSeq": membership.last_read_seq,
             "unreadCount": max(last_seq - membership.last_read_seq, 0),
+        }
+        return Response(body)
+
+    @extend_schema(
+        operation_id="conversation_details",
+        summary="One of my conversations",
+        description="The conversation as in my list (name, members, mute, unread count, last "
+        "message). 403 for a conversation I am not a member of, 404 for none.",
+        responses={200: MemberConversationSerializer, **error_responses(401, 403, 404)},
+    )
+    def details(self, request: Request, conversationId: int) -> Response:
+        return self.render(selectors.conversation_for_member(request.user, conversationId))
+
+    @extend_schema(
+        summary="Rename a group",
+        description="Any member may rename a group; the title is trimmed, made one line "
+        "(NFC) and has 1 to 200 characters. Posts the system message "
+        "'<name> renamed the group to “<title>”.' and sends `conversation.updated` to the "
+        "members' sockets. A direct conversation has no title to set (400). The same title "
+        "again changes nothing.",
+        request=RenameGroupSerializer,
+        responses={200: MemberConversationSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def rename(self, request: Request, conversationId: int) -> Response:
+        serializer = RenameGroupSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = selectors.membership_for(request.user, conversationId)
+        messaging_services.rename_group(
+            actor=request.user,
+            conversation=membership.conversation,
+            title=serializer.validated_data["title"],
+        )
+        return self.render(selectors.conversation_for_member(request.user, conversationId))
+
+    @extend_schema(
+        summary="Add people to a group",
+        description="Any member may add active users to a group (at most CHAT_GROUP_MAX_MEMBERS "
+        "members in all). Users who are members already are skipped; unknown or inactive ids "
+        "are 400, and so is a direct conversation. Posts '<name> added <names>.'; the new "
+        "members' sockets get `conversation.new`, the members' `conversation.updated`.",
+        request=AddMembersSerializer,
+        responses={200: MemberConversationSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def add_members(self, request: Request, conversationId: int) -> Response:
+        serializer = AddMembersSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = selectors.membership_for(request.user, conversationId)
+        messaging_services.add_group_members(
+            actor=request.user,
+            conversation=membership.conversation,
+            user_ids=serializer.validated_data["users"],
+        )
+        return self.render(selectors.conversation_for_member(request.user, conversationId))
+
+    @extend_schema(
+        summary="Leave a group, or remove a member",
+        description="With my own user id: I leave the group ('<name> left.'); any member may. "
+        "With another member's id: only an owner or agent of the group may remove them "
+        "(403 otherwise; '<name> removed <name>.'). The removed user's sockets get "
+        "`conversation.removed` and no more of its events; the members' get "
+        "`conversation.updated`. Direct conversations are not left (400). 404 when the user "
+        "is not a member. The last member to leave leaves the group in place.",
+        request=None,
+        responses={204: None, **error_responses(400, 401, 403, 404)},
+    )
+    def remove_member(self, request: Request, conversationId: int, userId: int) -> Response:
+        membership = selectors.membership_for(request.user, conversationId)
+        messaging_services.remove_group_member(
+            actor=request.user, conversation=membership.conversation, user_id=userId
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Mute or unmute a conversation",
+        description="My own setting: a muted conversation raises no notification and no tab "
+        "title count in the web app (its unread badge stays). A change reaches my own "
+        "sockets as `membership.updated`.",
+        request=MembershipChangeSerializer,
+        responses={200: MembershipStateSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def membership(self, request: Request, conversationId: int) -> Response:
+        serializer = MembershipChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.set_muted(
+            membership=selectors.membership_for(request.user, conversationId),
+            muted=serializer.validated_data["muted"],
+        )
+        body = {
+            "conversationId": str(conversationId),
+            "muted": membership.muted,
+            "lastReadSeq": membership.last_read_seq,
         }
         return Response(body)

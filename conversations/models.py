@@ -176,6 +176,10 @@ class Membership(models.Model):
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
     joined_at = models.DateTimeField(auto_now_add=True)
     last_read_seq = models.PositiveBigIntegerField(default=0)
+    muted = models.BooleanField(
+        default=False,
+        help_text="The member's own choice: the conversation raises no notification for them.",
+    )
 
     class Meta:
         constraints = [

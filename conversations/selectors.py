@@ -1,5 +1,6 @@
 """Reads of conversations used by more than one caller. Each returns
-conversations with `member_ids` and `my_membership` set, in a fixed number
+conversations with their members (`member_list`, `member_ids`),
+`my_membership` and `name_for_viewer` set, in a fixed number
 of queries however many conversations there are (messaging.selectors'
 `with_last_messages` adds each one's newest message)."""
 
@@ -13,20 +14,39 @@ from conversations.models import Conversation, Membership, Tag, TagTranslation
 from users.models import User
 
 
+def memberships_with_users():
+    """Memberships in join order, each with its user (one join, no query of its own)."""
+    return Membership.objects.select_related("user").order_by("joined_at", "user_id")
+
+
+def set_members(conversation: Conversation, memberships: list[Membership]) -> None:
+    """What ConversationSerializer reads: `member_list` (the memberships with
+    their users) and `member_ids`."""
+    conversation.member_list = memberships
+    conversation.member_ids = [membership.user_id for membership in memberships]
+
+
+def with_members(conversation: Conversation) -> Conversation:
+    """The conversation with its members read afresh (for a live frame): one query."""
+    set_members(conversation, list(memberships_with_users().filter(conversation=conversation)))
+    return conversation
+
+
 def with_details(conversations: list[Conversation], user: User) -> list[Conversation]:
+    """Sets the members, `my_membership` and `name_for_viewer` (display_name
+    for `user`) of conversations read with base_queryset: no query."""
     for conversation in conversations:
-        memberships = conversation.memberships.all()
-        conversation.member_ids = [membership.user_id for membership in memberships]
+        set_members(conversation, list(conversation.memberships.all()))
         conversation.my_membership = next(
-            (membership for membership in memberships if membership.user_id == user.pk),
-            None,
+            (m for m in conversation.member_list if m.user_id == user.pk), None
         )
+        conversation.name_for_viewer = display_name(conversation, user)
     return conversations
 
 
 def base_queryset():
     return Conversation.objects.prefetch_related(
-        Prefetch("memberships", queryset=Membership.objects.order_by("joined_at", "user_id"))
+        Prefetch("memberships", queryset=memberships_with_users())
     )
 
 
@@ -80,16 +100,17 @@ def direct_conversation_between(
     return with_details([conversation], user)[0]
 
 
+def display_name(conversation: Conversation, me: User) -> str:
+    """What the conversation is called on `me`'s screen: its title, or the
+    other members' names (`me`'s own for a conversation with oneself).
+    Expects the members set (with_details, with_members)."""
+    others = [m.user.name for m in conversation.member_list if m.user_id != me.pk]
+    return conversation.title or ", ".join(others) or f"{me.name} (you)"
+
+
 def display_names(conversations: list[Conversation], me: User) -> dict[int, str]:
-    """What each conversation is called on screen: its title, or the other members' names."""
-    member_ids = {user_id for conversation in conversations for user_id in conversation.member_ids}
-    names = {user.pk: user.name for user in User.objects.filter(pk__in=member_ids)}
-    return {
-        conversation.pk: conversation.title
-        or ", ".join(names[uid] for uid in conversation.member_ids if uid != me.pk)
-        or f"{me.name} (you)"
-        for conversation in conversations
-    }
+    """display_name of each conversation, by id: no query."""
+    return {conversation.pk: display_name(conversation, me) for conversation in conversations}
 
 
 # Reads of the seed 001-004 endpoints (integrations) ---------------------

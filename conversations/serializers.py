@@ -2,15 +2,29 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chatproject.ids import IdField
-from conversations.models import Conversation
+from conversations.models import Conversation, Membership
+
+
+class MemberSerializer(serializers.Serializer):
+    """One member of a conversation: a membership with its user."""
+
+    id = serializers.CharField(source="user_id", read_only=True, help_text="The user's id.")
+    name = serializers.CharField(
+        source="user.name", read_only=True, help_text="Display name, or else the username."
+    )
+    username = serializers.CharField(source="user.username", read_only=True)
+    role = serializers.ChoiceField(choices=Membership.Role.choices, read_only=True)
 
 
 class ConversationSerializer(serializers.ModelSerializer):
     """A conversation as every member sees it (and as live events carry it).
-    Expects `member_ids` set by conversations.selectors."""
+    Expects the members set by conversations.selectors (`member_list`, `member_ids`)."""
 
     id = serializers.CharField(read_only=True)
     users = serializers.SerializerMethodField(help_text="Ids of the members.")
+    members = MemberSerializer(
+        source="member_list", many=True, read_only=True, help_text="The members, in join order."
+    )
     createdBy = serializers.CharField(source="created_by_id", read_only=True, allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     lastMessageAt = serializers.DateTimeField(
@@ -28,6 +42,7 @@ class ConversationSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "users",
+            "members",
             "kind",
             "title",
             "createdBy",
@@ -117,6 +132,35 @@ class MarkReadSerializer(serializers.Serializer):
         required=False,
         help_text="Read up to this seq; omitted: up to the newest message.",
     )
+
+
+class RenameGroupSerializer(serializers.Serializer):
+    title = serializers.CharField(
+        trim_whitespace=False,
+        allow_blank=True,
+        help_text="The group's new title: trimmed, one line, 1 to 200 characters.",
+    )
+
+
+class AddMembersSerializer(serializers.Serializer):
+    users = serializers.ListField(
+        child=IdField(),
+        min_length=1,
+        max_length=1000,
+        help_text="Ids of the users to add; those already members are left as they are.",
+    )
+
+
+class MembershipChangeSerializer(serializers.Serializer):
+    muted = serializers.BooleanField(
+        help_text="Muted: the conversation raises no notification and no title count."
+    )
+
+
+class MembershipStateSerializer(serializers.Serializer):
+    conversationId = serializers.CharField()
+    muted = serializers.BooleanField()
+    lastReadSeq = serializers.IntegerField()
 
 
 class ReadStateSerializer(serializers.Serializer):

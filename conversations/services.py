@@ -1,6 +1,7 @@
 """Writes to conversations and memberships. Views, consumers and the admin
 call these; none of them writes conversation rows themselves."""
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -8,8 +9,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
 
-from chatproject.errors import Invalid
-from conversations import events
+from chatproject.errors import Invalid, NotFound
+from chatproject.text import one_line
+from conversations import events, selectors
 from conversations.models import Conversation, Membership, Tag, TagTranslation
 from users.models import User
 from workspaces.models import Workspace
@@ -49,11 +51,16 @@ def resolve_members(creator: User, member_ids: Iterable[int]) -> list[int]:
     unknown = sorted(wanted - found)
     if unknown:
         raise Invalid({"users": [f"Unknown user id: {user_id}" for user_id in unknown]})
-    if len(wanted) > settings.CHAT_GROUP_MAX_MEMBERS:
-        raise Invalid(
-            {"users": [f"A conversation has at most {settings.CHAT_GROUP_MAX_MEMBERS} members."]}
-        )
+    check_member_limit(len(wanted), field="users")
     return sorted(wanted)
+
+
+def check_member_limit(count: int, *, field: str) -> None:
+    """A conversation of `count` members is within CHAT_GROUP_MAX_MEMBERS."""
+    if count > settings.CHAT_GROUP_MAX_MEMBERS:
+        raise Invalid(
+            {field: [f"A conversation has at most {settings.CHAT_GROUP_MAX_MEMBERS} members."]}
+        )
 
 
 def create_conversation(
@@ -149,8 +156,7 @@ def add_memberships(conversation: Conversation, creator: User, members: list[int
         )
         for user_id in members
     )
-    conversation.member_ids = members
-    events.publish_conversation_created(conversation, members)
+    events.publish_conversation_created(selectors.with_members(conversation), members)
 
 
 def mark_read(*, membership: Membership, seq: int) -> Membership:
@@ -256,8 +262,8 @@ def delete_tag_translation(translation: TagTranslation) -> None:
 def add_member(
     conversation: Conversation, user: User, role: str = Membership.Role.MEMBER
 ) -> Membership:
-    """Add a user (a direct conversation has two at most); their sockets get
-    `conversation.new` and join it."""
+    """Add a user (a direct conversation has two at most): the admin's way,
+    which also re-adds a member to a direct conversation. See add_members."""
     if not user.is_active:
         raise Invalid({"user": ["Only active users can join."]})
     members = list(conversation.memberships.values_list("user_id", flat=True))
@@ -265,13 +271,83 @@ def add_member(
         raise Invalid({"user": ["Already a member."]})
     if conversation.kind == Conversation.Kind.DIRECT and len(members) >= 2:
         raise Invalid({"user": ["A direct conversation has at most two users."]})
-    if len(members) >= settings.CHAT_GROUP_MAX_MEMBERS:
-        raise Invalid(
-            {"user": [f"A conversation has at most {settings.CHAT_GROUP_MAX_MEMBERS} members."]}
-        )
-    membership = Membership.objects.create(conversation=conversation, user=user, role=role)
-    conversation.member_ids = [*members, user.pk]
-    events.publish_conversation_created(conversation, [user.pk])
+    check_member_limit(len(members) + 1, field="user")
+    return add_members(conversation=conversation, users=[user], role=role)[0]
+
+
+def users_to_add(*, conversation: Conversation, user_ids: Iterable[int]) -> list[User]:
+    """The users of `user_ids` who are not members yet, in id order: each
+    must be an active user (else Invalid naming the ids), and the
+    conversation must stay within CHAT_GROUP_MAX_MEMBERS. Those who are
+    members already are left out: adding them again changes nothing."""
+    wanted = {int(user_id) for user_id in user_ids}
+    users = list(User.objects.filter(pk__in=wanted, is_active=True).order_by("pk"))
+    unknown = sorted(wanted - {user.pk for user in users})
+    if unknown:
+        raise Invalid({"users": [f"Unknown user id: {user_id}" for user_id in unknown]})
+    present = set(conversation.memberships.values_list("user_id", flat=True))
+    new = [user for user in users if user.pk not in present]
+    check_member_limit(len(present) + len(new), field="users")
+    return new
+
+
+@transaction.atomic
+def add_members(
+    *, conversation: Conversation, users: list[User], role: str = Membership.Role.MEMBER
+) -> list[Membership]:
+    """Add users (checked by the caller: add_member, users_to_add). Their
+    sockets get `conversation.new` and join it; the members' sockets get
+    `conversation.updated` with the new member list."""
+    memberships = Membership.objects.bulk_create(
+        Membership(conversation=conversation, user=user, role=role) for user in users
+    )
+    selectors.with_members(conversation)
+    events.publish_conversation_created(conversation, [user.pk for user in users])
+    events.publish_conversation_updated(conversation)
+    return memberships
+
+
+def lock_conversation(conversation_id: int) -> Conversation:
+    """The conversation read afresh and row-locked until the caller's
+    transaction ends (on SQLite the IMMEDIATE transaction holds the database's
+    write lock already), so that membership changes of one conversation take
+    turns: checks such as the member limit hold until the commit."""
+    conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    return conversation
+
+
+TITLE_MAX = Conversation._meta.get_field("title").max_length
+
+
+def validate_title(title: str) -> str:
+    """A group title as stored: NFC, one line (chatproject.text.one_line), of
+    1 to TITLE_MAX characters."""
+    title = one_line(unicodedata.normalize("NFC", title))
+    if not title:
+        raise Invalid({"title": ["A group needs a title."]})
+    if len(title) > TITLE_MAX:
+        raise Invalid({"title": [f"A title has at most {TITLE_MAX} characters."]})
+    return title
+
+
+def set_title(*, conversation: Conversation, title: str) -> Conversation:
+    """Store a title checked with validate_title. Runs inside the caller's
+    transaction, which tells the members (messaging.services.rename_group)."""
+    conversation.title = title
+    Conversation.objects.filter(pk=conversation.pk).update(title=title)
+    return conversation
+
+
+@transaction.atomic
+def set_muted(*, membership: Membership, muted: bool) -> Membership:
+    """Mute or unmute the conversation for its member; a change reaches the
+    member's own sockets (`membership.updated`), no one else's."""
+    changed = Membership.objects.filter(pk=membership.pk).exclude(muted=muted).update(muted=muted)
+    membership.muted = muted
+    if changed:
+        events.publish_membership_updated(membership)
     return membership
 
 
@@ -303,8 +379,12 @@ def delete_conversations(*, conversations: Iterable[Conversation]) -> int:
 
 @transaction.atomic
 def remove_member(membership: Membership) -> None:
-    """Remove a member; their messages stay (with their sender). Their open
-    sockets are told to leave the conversation (they keep their memberships
-    in memory to authorize sends without a query)."""
+    """Remove a member; their messages stay (with their sender). The members'
+    sockets get `conversation.updated` with the member list; then the removed
+    user's open sockets are told to leave the conversation (they keep their
+    memberships in memory to authorize sends without a query) and tell their
+    client `conversation.removed`. In that order, so that a removed user's
+    last frame of the conversation is its removal."""
     membership.delete()
+    events.publish_conversation_updated(selectors.with_members(membership.conversation))
     events.publish_membership_removed(membership)

@@ -34,4 +34,24 @@ urlpatterns = [
         ConversationViewSet.as_view({"post": "reopen"}),
         name="conversation-reopen",
     ),
+    path(
+        "conversations/<id:conversationId>/details",
+        ConversationViewSet.as_view({"get": "details", "patch": "rename"}),
+        name="conversation-details",
+    ),
+    path(
+        "conversations/<id:conversationId>/members",
+        ConversationViewSet.as_view({"post": "add_members"}),
+        name="conversation-members",
+    ),
+    path(
+        "conversations/<id:conversationId>/members/<id:userId>",
+        ConversationViewSet.as_view({"delete": "remove_member"}),
+        name="conversation-member",
+    ),
+    path(
+        "conversations/<id:conversationId>/membership",
+        ConversationViewSet.as_view({"patch": "membership"}),
+        name="conversation-membership",
+    ),
 ]

@@ -39,8 +39,9 @@ def history_links(request: Request, query: dict, messages: list, more: bool) -> 
             return [page_link(request, "next", sinceVersion=messages[-1].version, limit=limit)]
         return []
     links = []
-    older_exist = more if "after" not in query else bool(messages) and messages[0].seq > 1
-    newer_exist = more if "after" in query else "before" in query
+    forward = "after" in query or "around" in query
+    older_exist = (bool(messages) and messages[0].seq > 1) if forward else more
+    newer_exist = more if forward else "before" in query
     if messages and older_exist:
         links.append(page_link(request, "prev", before=messages[0].seq, limit=limit))
     if newer_exist:
@@ -102,10 +103,11 @@ class MessageViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="A conversation's messages",
         description="A JSON array in ascending `seq` order: by default the newest `limit` "
-        "messages. `before=S` pages back (older than seq S), `after=S` forward; the `Link` header "
-        "gives the neighbouring pages. `sinceVersion=V` returns what changed after version V, in "
-        "version order (new, edited and deleted messages, each once in its latest state), for "
-        "catching up.",
+        "messages. `before=S` pages back (older than seq S), `after=S` forward, `around=S` gives "
+        "the page around seq S (about half before it, the rest from it on: to open a linked "
+        "message); the `Link` header gives the neighbouring pages. `sinceVersion=V` returns what "
+        "changed after version V, in version order (new, edited and deleted messages, each once "
+        "in its latest state), for catching up. One of before, after, around, sinceVersion.",
         parameters=[HistoryQuerySerializer, LINK_HEADER],
         responses={
             200: MessageSerializer(many=True),
@@ -127,6 +129,7 @@ class MessageViewSet(viewsets.ViewSet):
                 limit=query["limit"],
                 before=query.get("before"),
                 after=query.get("after"),
+                around=query.get("around"),
             )
         headers = {}
         links = history_links(request, query, messages, more)

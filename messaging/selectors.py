@@ -53,12 +53,18 @@ def history_page(
     limit: int,
     before: int | None = None,
     after: int | None = None,
+    around: int | None = None,
 ) -> tuple[list[Message], bool]:
     """Up to `limit` messages in ascending seq order, by keyset on seq (never
     OFFSET, so a page deep in a long history costs what the newest does).
-    With `after`, the oldest page after that seq; otherwise the newest page
-    before `before` (or the newest of all). Returns (messages, more): whether
-    more messages lie beyond the page in the direction it was read."""
+    With `after`, the oldest page after that seq; with `around`, the page
+    from `limit // 2` before that seq on, read as an `after` page (seq numbers
+    the messages 1, 2, 3 … without a gap: deleted ones stay as tombstones);
+    otherwise the newest page before `before` (or the newest of all). Returns
+    (messages, more): whether more messages lie beyond the page in the
+    direction it was read (forward for `after` and `around`)."""
+    if around is not None:
+        after = max(around - limit // 2, 1) - 1
     messages = messages_queryset().filter(conversation_id=conversation_id)
     if after is not None:
         page = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])

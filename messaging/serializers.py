@@ -95,21 +95,35 @@ class HistoryQuerySerializer(serializers.Serializer):
     before = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
     after = serializers.IntegerField(required=False, min_value=0, max_value=2**62)
     sinceVersion = serializers.IntegerField(required=False, min_value=0, max_value=2**62)
+    around = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**62,
+        help_text="The page around this seq: about half of it before, the rest from it on.",
+    )
 
     def validate(self, attrs: dict) -> dict:
-        given = [name for name in ("before", "after", "sinceVersion") if name in attrs]
+        given = [name for name in ("before", "after", "sinceVersion", "around") if name in attrs]
         if len(given) > 1:
             raise serializers.ValidationError(
-                f"Use one of before, after, sinceVersion, not {given}."
+                f"Use one of before, after, sinceVersion, around, not {given}."
             )
         return attrs
 
 
 class MemberConversationSerializer(ConversationSerializer):
-    """A conversation as the signed-in member sees it: with their read marker,
-    unread count and the newest message. Expects conversations.selectors'
-    `my_membership` and `last_message`."""
+    """A conversation as the signed-in member sees it: with its name on their
+    screen, their read marker, mute and unread count, and the newest message.
+    Expects conversations.selectors' `my_membership` and `name_for_viewer`
+    (with_details) and `last_message` (with_last_messages)."""
 
+    name = serializers.CharField(
+        source="name_for_viewer",
+        read_only=True,
+        help_text="The title, or else the other members' names (yours in a conversation "
+        "with yourself).",
+    )
+    muted = serializers.SerializerMethodField(help_text="Whether you muted the conversation.")
     lastReadSeq = serializers.SerializerMethodField()
     unreadCount = serializers.SerializerMethodField()
     lastMessage = MessageSerializer(source="last_message", read_only=True, allow_null=True)
@@ -117,6 +131,8 @@ class MemberConversationSerializer(ConversationSerializer):
     class Meta(ConversationSerializer.Meta):
         fields = [
             *ConversationSerializer.Meta.fields,
+            "name",
+            "muted",
             "lastReadSeq",
             "unreadCount",
             "lastMessage",
@@ -126,6 +142,10 @@ class MemberConversationSerializer(ConversationSerializer):
     def get_lastReadSeq(self, conversation: Conversation) -> int:
         membership = conversation.my_membership
         return membership.last_read_seq if membership else 0
+
+    def get_muted(self, conversation: Conversation) -> bool:
+        membership = conversation.my_membership
+        return membership.muted if membership else False
 
     def get_unreadCount(self, conversation: Conversation) -> int:
         return max(conversation.last_seq - self.get_lastReadSeq(conversation), 0)

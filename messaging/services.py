@@ -1,7 +1,6 @@
 """Writes to messages: send, edit, delete, bulk import. The REST API, the
 WebSocket consumer, the admin and management commands all call these."""
 
-import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -10,7 +9,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chatproject.errors import Conflict, DomainError, Invalid, NotFound, PermissionDenied
-from conversations.models import Conversation
+from chatproject.text import one_line
+from conversations import events as conversation_events
+from conversations import selectors as conversation_selectors
+from conversations import services as conversation_services
+from conversations.models import Conversation, Membership
 from conversations.services import advance_counters, mark_sender_read
 from messaging import events
 from messaging.models import Message
@@ -222,35 +225,30 @@ def post_system_message(conversation: Conversation, text: str) -> None:
 
 
 SYSTEM_NAME_MAX = 64
-ZERO_WIDTH_JOINER = "\u200d"  # joins emoji sequences (👩‍💻): kept
 
 
 def name_for_system_text(name: str) -> str:
-    """A display name as system text quotes it: one line (each run of
-    whitespace, line breaks and control characters becomes one space;
-    invisible format characters such as bidi overrides are dropped) of at
-    most SYSTEM_NAME_MAX characters, cut with an ellipsis. A display name is
-    free-form: unbounded, it could write a notice of its own into the
+    """A display name as system text quotes it: one line (chatproject.text.one_line)
+    of at most SYSTEM_NAME_MAX characters, cut with an ellipsis. A display
+    name is free-form: unbounded, it could write a notice of its own into the
     conversation ("…\n\nSECURITY NOTICE: sign in at https://…")."""
-    characters = []
-    for character in name:
-        category = unicodedata.category(character)
-        if character.isspace() or category in {"Cc", "Zl", "Zp"}:
-            characters.append(" ")
-        elif category != "Cf" or character == ZERO_WIDTH_JOINER:
-            characters.append(character)
-    line = " ".join("".join(characters).split())
+    line = one_line(name)
     if len(line) > SYSTEM_NAME_MAX:
         line = line[: SYSTEM_NAME_MAX - 1].rstrip() + "…"
     return line
 
 
-def actor_suffix(actor: User | None) -> str:
-    """The 'by <name>' of a system text; the username stands in for a display
+def system_name(user: User) -> str:
+    """How a system text names a user; the username stands in for a display
     name with nothing visible in it."""
+    return name_for_system_text(user.name) or name_for_system_text(user.username)
+
+
+def actor_suffix(actor: User | None) -> str:
+    """The 'by <name>' of a system text."""
     if actor is None:
         return ""
-    return f" by {name_for_system_text(actor.name) or name_for_system_text(actor.username)}"
+    return f" by {system_name(actor)}"
 
 
 def change_status(conversation: Conversation, *, to: str, closed_at, announcement: str) -> bool:
@@ -293,3 +291,85 @@ def reopen_conversation(conversation: Conversation, *, actor: User | None = None
         closed_at=None,
         announcement=f"Conversation reopened{actor_suffix(actor)}.",
     )
+
+
+# Group membership and title: a change with its system notice ---------------
+# The notice is posted first: it takes the conversation's next version, and
+# the `conversation.updated` frame that follows carries that version.
+
+
+def group_for_change(conversation_id: int) -> Conversation:
+    """The group, locked for a change of its title or members (see
+    conversations.services.lock_conversation); a direct conversation keeps
+    its two members and has no title to change (Invalid)."""
+    conversation = conversation_services.lock_conversation(conversation_id)
+    if conversation.kind != Conversation.Kind.GROUP:
+        raise Invalid(
+            {"conversation": ["A direct conversation has no title or members to change."]}
+        )
+    return conversation
+
+
+@transaction.atomic
+def rename_group(*, actor: User, conversation: Conversation, title: str) -> Conversation:
+    """Any member may rename a group: "<actor> renamed the group to “<title>”."
+    A title that does not change is left alone (no notice). Returns the
+    conversation as changed."""
+    title = conversation_services.validate_title(title)
+    conversation = group_for_change(conversation.pk)
+    if conversation.title == title:
+        return conversation
+    post_system_message(conversation, f"{system_name(actor)} renamed the group to “{title}”.")
+    conversation_services.set_title(conversation=conversation, title=title)
+    conversation_events.publish_conversation_updated(
+        conversation_selectors.with_members(conversation)
+    )
+    return conversation
+
+
+@transaction.atomic
+def add_group_members(
+    *, actor: User, conversation: Conversation, user_ids: Iterable[int]
+) -> Conversation:
+    """Any member may add people to a group: "<actor> added <names>.". Users
+    who are members already are skipped; with no one new nothing changes.
+    Returns the conversation as changed."""
+    conversation = group_for_change(conversation.pk)
+    users = conversation_services.users_to_add(conversation=conversation, user_ids=user_ids)
+    if users:
+        names = ", ".join(system_name(user) for user in users)
+        post_system_message(conversation, f"{system_name(actor)} added {names}.")
+        conversation_services.add_members(conversation=conversation, users=users)
+    return conversation
+
+
+MAY_REMOVE_OTHERS = {Membership.Role.OWNER, Membership.Role.AGENT}
+
+
+@transaction.atomic
+def remove_group_member(*, actor: User, conversation: Conversation, user_id: int) -> None:
+    """`actor` leaves the group (user_id their own: "<name> left.") or removes
+    another member ("<actor> removed <name>."), which only an owner or an
+    agent of the group may do. The last member to leave leaves the
+    conversation in place, without members (an admin may delete it)."""
+    conversation = group_for_change(conversation.pk)
+    memberships = {
+        membership.user_id: membership
+        for membership in conversation_selectors.memberships_with_users().filter(
+            conversation=conversation, user_id__in={actor.pk, user_id}
+        )
+    }
+    if actor.pk not in memberships:
+        raise PermissionDenied("You are not a member of this conversation.")
+    if user_id not in memberships:
+        raise NotFound("No such member of this conversation.")
+    removed = memberships[user_id]
+    if user_id == actor.pk:
+        notice = f"{system_name(actor)} left."
+    elif memberships[actor.pk].role in MAY_REMOVE_OTHERS:
+        notice = f"{system_name(actor)} removed {system_name(removed.user)}."
+    else:
+        raise PermissionDenied("Only an owner or an agent of the group can remove others.")
+    post_system_message(conversation, notice)
+    removed.conversation = conversation
+    conversation_services.remove_member(removed)

@@ -401,11 +401,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 return
             await self.send_frames(conversation_id, frames)
             return
-        if event["frameType"] == "membership.removed":
-            await self.leave(int(event["conversationId"]))
-            return
-        if event["frameType"] == "conversation.deleted":
-            # Left, and told to the client, which drops it from its lists.
+        if event["frameType"] in ("conversation.removed", "conversation.deleted"):
+            # The user was removed from it, or it is gone: left, and told to
+            # the client, which drops it from its lists.
             await self.leave(int(event["conversationId"]))
         if event["frameType"] == "typing" and event.get("userId") == str(self.user.pk):
             return

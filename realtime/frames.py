@@ -86,11 +86,33 @@ class ConversationNewFrame(serializers.Serializer):
     conversation = ConversationSerializer()
 
 
+class ConversationUpdatedFrame(serializers.Serializer):
+    """A conversation's title or members changed: to its members' sockets."""
+
+    type = serializers.CharField()
+    conversation = ConversationSerializer()
+
+
 class ConversationDeletedFrame(serializers.Serializer):
     """The conversation was deleted (by an admin): forget it."""
 
     type = serializers.CharField()
     conversationId = serializers.CharField()
+
+
+class ConversationRemovedFrame(serializers.Serializer):
+    """You left the conversation or were removed from it: forget it (no more of its events)."""
+
+    type = serializers.CharField()
+    conversationId = serializers.CharField()
+
+
+class MembershipUpdatedFrame(serializers.Serializer):
+    """Your own setting of a conversation changed (on any of your sockets)."""
+
+    type = serializers.CharField()
+    conversationId = serializers.CharField()
+    muted = serializers.BooleanField()
 
 
 class SyncDoneFrame(serializers.Serializer):
@@ -118,7 +140,10 @@ SERVER_FRAMES = {
     "read": ReadEventFrame,
     "presence": PresenceFrame,
     "conversation.new": ConversationNewFrame,
+    "conversation.updated": ConversationUpdatedFrame,
     "conversation.deleted": ConversationDeletedFrame,
+    "conversation.removed": ConversationRemovedFrame,
+    "membership.updated": MembershipUpdatedFrame,
     "sync.done": SyncDoneFrame,
     "error": ErrorFrame,
 }

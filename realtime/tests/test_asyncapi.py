@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from chatproject.asgi import application
-from conversations.services import create_conversation, delete_conversations
+from conversations.services import create_conversation, delete_conversations, set_muted
 from messaging import services
 from messaging.models import Message
 from realtime.asyncapi import asyncapi_document
@@ -73,7 +73,17 @@ async def test_every_frame_the_server_sends_matches_the_document():
         creator=alice, member_ids=[bob.pk, (await database_sync_to_async(UserFactory)()).pk]
     )
     await drain(bob_socket, frames)  # joined before it goes
+    await sync_to_async(services.rename_group)(actor=alice, conversation=group, title="Plans")
+    await sync_to_async(set_muted)(
+        membership=await database_sync_to_async(group.memberships.get)(user=bob), muted=True
+    )
+    await drain(bob_socket, frames)
     await sync_to_async(delete_conversations)(conversations=[group])
+    left, _ = await sync_to_async(create_conversation)(
+        creator=alice, member_ids=[bob.pk], kind="group"
+    )
+    await drain(bob_socket, frames)
+    await sync_to_async(services.remove_group_member)(actor=bob, conversation=left, user_id=bob.pk)
     await bob_socket.send_json_to({"type": "sync", "conversationId": cid, "sinceVersion": 0})
     await bob_socket.send_to(text_data="not json")
     await alice_socket.disconnect()

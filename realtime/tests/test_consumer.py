@@ -230,7 +230,8 @@ async def test_a_removed_member_stops_hearing_and_cannot_send(sockets):
         conversation=group, user=carol
     )
     await database_sync_to_async(remove_member)(membership)
-    await settle(carol_socket)  # the removal event is handled before the barrier
+    removed, _ = await receive_until(carol_socket, "conversation.removed")
+    assert removed == {"type": "conversation.removed", "conversationId": str(group.pk)}
 
     await alice_socket.send_json_to(send_frame(group, "carol is gone", "a-1"))
     await receive_until(alice_socket, "message.ack")
