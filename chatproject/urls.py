@@ -23,6 +23,5 @@ urlpatterns = [
     path("api/", include("users.urls")),
     path("api/", include("conversations.urls")),
     path("api/", include("messaging.urls")),
-    path("", include("conversations.page_urls")),
     path("", include("messaging.page_urls")),
 ]

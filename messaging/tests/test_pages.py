@@ -1,4 +1,5 @@
-"""The server-rendered pages: accounts, inbox, conversation, new conversation."""
+"""The server-rendered pages: accounts, and the chat page (the inbox `/`, a
+conversation `/c/{id}/`, the picker `/conversations/new/`)."""
 
 import json
 import re
@@ -41,7 +42,7 @@ def page_data(html: str) -> dict:
 def inbox_rows(html: str) -> dict[int, str]:
     """Each conversation row of the inbox by conversation id, as HTML."""
     rows = re.findall(
-        r'<li class="conversation-row" data-conversation-id="(\d+)"(.*?)</li>', html, re.S
+        r'<li class="conversation-row[^"]*" data-conversation-id="(\d+)"(.*?)</li>', html, re.S
     )
     return {int(conversation_id): row for conversation_id, row in rows}
 
@@ -83,7 +84,7 @@ def test_login_with_a_wrong_password_stays_on_the_form(user):
     client = Client()
     response = client.post(LOGIN_URL, {"username": user.username, "password": "wrong"})
     assert response.status_code == 200
-    assert 'class="form-error"' in response.content.decode()
+    assert 'role="alert"' in response.content.decode()
     assert logged_in_user_id(client) is None
 
 
@@ -125,7 +126,7 @@ def test_sign_up_with_mismatched_passwords_creates_nothing(db):
         {"username": "newcomer", "password1": TEST_PASSWORD, "password2": TEST_PASSWORD + "x"},
     )
     assert response.status_code == 200
-    assert 'class="form-error"' in response.content.decode()
+    assert 'role="alert"' in response.content.decode()
     assert not User.objects.filter(username="newcomer").exists()
     assert logged_in_user_id(client) is None
 
@@ -202,17 +203,20 @@ def test_conversation_page_renders_the_newest_50_messages_in_seq_order(
     html = page(logged_in(user), f"/c/{direct_conversation.pk}/")
 
     assert [int(seq) for seq in re.findall(r'data-seq="(\d+)"', html)] == list(range(11, 61))
-    texts = re.findall(r'<span class="text">(message #\d+)</span>', html)
+    texts = re.findall(r'<div class="text">(message #\d+)</div>', html)
     assert texts == [f"message #{n:02d}" for n in range(11, 61)]
     assert "message #10" not in html
     assert "Scroll up for older messages" in html
 
     data = page_data(html)
-    assert [m["seq"] for m in data["messages"]] == list(range(11, 61))
-    assert data["hasOlder"] is True
-    assert data["conversationId"] == str(direct_conversation.pk)
+    opened = data["open"]
+    assert [m["seq"] for m in opened["messages"]] == list(range(11, 61))
+    assert opened["hasOlder"] is True
+    assert opened["conversationId"] == str(direct_conversation.pk)
     assert data["me"] == str(user.pk)
-    assert data["lastVersion"] == 60
+    (row,) = data["conversations"]
+    assert row["lastVersion"] == 60
+    assert row["name"] == other_user.name
     # My own messages are marked as mine (odd seqs are the user's: senders alternate).
     assert html.count('class="message mine"') == 25
 
@@ -222,7 +226,7 @@ def test_short_conversation_page_says_it_is_the_start(user, other_user, direct_c
     html = page(logged_in(user), f"/c/{direct_conversation.pk}/")
     assert re.findall(r'data-seq="(\d+)"', html) == ["1"]
     assert "This is the start of the conversation." in html
-    assert page_data(html)["hasOlder"] is False
+    assert page_data(html)["open"]["hasOlder"] is False
 
 
 def test_conversation_page_is_404_for_a_non_member_and_an_unknown_id(
@@ -259,8 +263,9 @@ def test_message_text_and_names_are_escaped_everywhere(user, direct_conversation
     assert "<" not in script
     assert "\\u003Cimg src=x onerror=alert(1)\\u003E" in script
     data = page_data(html)
-    assert data["messages"][-1]["text"] == XSS
-    assert data["members"][str(other.pk)] == "<b>bold</b>"
+    assert data["open"]["messages"][-1]["text"] == XSS
+    members = {m["id"]: m["name"] for m in data["conversations"][0]["members"]}
+    assert members[str(other.pk)] == "<b>bold</b>"
 
     inbox = page(client, "/")
     assert XSS not in inbox
@@ -273,62 +278,14 @@ def test_message_text_and_names_are_escaped_everywhere(user, direct_conversation
 # New conversation ----------------------------------------------------------------
 
 
-def test_new_conversation_form_lists_other_active_users(user, other_user, outsider):
-    gone = UserFactory(is_active=False)
+def test_new_conversation_is_the_chat_page_with_the_people_picker_open(user, other_user):
+    """The picker searches people over the API (GET /api/users?search=): the
+    page lists nobody itself, however many users there are."""
     html = page(logged_in(user), "/conversations/new/")
-    assert f'value="{other_user.pk}"' in html
-    assert f'value="{outsider.pk}"' in html
-    assert f'value="{user.pk}"' not in html
-    assert f'value="{gone.pk}"' not in html
-
-
-def test_new_conversation_with_one_user_is_the_direct_conversation(user, other_user):
-    client = logged_in(user)
-    response = client.post("/conversations/new/", {"users": [other_user.pk]})
-    assert response.status_code == 302
-    conversation = Conversation.objects.get()
-    assert response["Location"] == f"/c/{conversation.pk}/"
-    assert conversation.kind == Conversation.Kind.DIRECT
-    assert set(conversation.memberships.values_list("user_id", flat=True)) == {
-        user.pk,
-        other_user.pk,
-    }
-
-    again = client.post("/conversations/new/", {"users": [other_user.pk]})
-    assert again.status_code == 302
-    assert again["Location"] == response["Location"]
-    # From the other side too.
-    reverse = logged_in(other_user).post("/conversations/new/", {"users": [user.pk]})
-    assert reverse["Location"] == response["Location"]
-    assert Conversation.objects.count() == 1
-    assert page(client, response["Location"])
-
-
-def test_new_conversation_with_two_users_is_a_group(user, other_user, outsider):
-    client = logged_in(user)
-    response = client.post(
-        "/conversations/new/", {"users": [other_user.pk, outsider.pk], "title": "Trio"}
-    )
-    assert response.status_code == 302
-    conversation = Conversation.objects.get()
-    assert response["Location"] == f"/c/{conversation.pk}/"
-    assert conversation.kind == Conversation.Kind.GROUP
-    assert conversation.title == "Trio"
-    assert conversation.created_by == user
-    assert set(conversation.memberships.values_list("user_id", flat=True)) == {
-        user.pk,
-        other_user.pk,
-        outsider.pk,
-    }
-    assert "Trio" in page(client, response["Location"])
-
-
-def test_new_conversation_needs_someone(user, other_user):
-    # As a browser submits it with nobody ticked: the title field, empty.
-    response = logged_in(user).post("/conversations/new/", {"title": ""})
-    assert response.status_code == 200
-    assert 'class="form-error"' in response.content.decode()
-    assert not Conversation.objects.exists()
+    assert page_data(html)["openPicker"] is True
+    assert 'id="picker-search"' in html
+    assert other_user.username not in html
+    assert page_data(page(logged_in(user), "/"))["openPicker"] is False
 
 
 def test_new_conversation_requires_login(other_user):
