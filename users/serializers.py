@@ -3,6 +3,8 @@ from rest_framework import serializers
 
 from users.models import ApiToken, User
 
+USER_DIRECTORY_LIMIT = 200
+
 
 class UserSerializer(serializers.ModelSerializer):
     """A user as the viewer sees them: `lastSeenAt` only for the users in the
@@ -27,6 +29,19 @@ class UserSerializer(serializers.ModelSerializer):
         if user.last_seen_at is None or user.pk not in self.context.get("last_seen_visible", ()):
             return None
         return serializers.DateTimeField().to_representation(user.last_seen_at)
+
+
+class DirectoryEntrySerializer(UserSerializer):
+    """A user of the directory: also whether they are online (annotated by
+    the directory's query from users.services.live_sockets)."""
+
+    online = serializers.BooleanField(
+        read_only=True, help_text="Whether any socket of theirs is open."
+    )
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "online"]
+        read_only_fields = fields
 
 
 class SignUpSerializer(serializers.Serializer):
@@ -66,7 +81,15 @@ class UserSearchSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text="Matches username or display name (case-insensitive).",
+        help_text="Matches username or display name (case-insensitive); an exact username "
+        "comes first.",
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=USER_DIRECTORY_LIMIT,
+        default=USER_DIRECTORY_LIMIT,
+        help_text=f"At most this many users (1 to {USER_DIRECTORY_LIMIT}).",
     )
 
 

@@ -35,7 +35,7 @@ def test_directory_lists_active_users_by_username(user_client, user):
     assert response.status_code == 200
     body = response.json()
     assert [entry["username"] for entry in body] == sorted(["zed", "amy", user.username])
-    assert all(set(entry) == USER_KEYS for entry in body)
+    assert all(set(entry) == USER_KEYS | {"online"} for entry in body)
     assert all(isinstance(entry["id"], str) for entry in body)
 
 
