@@ -64,9 +64,9 @@ export function messageElement(message, node = element("li")) {
   }
   const meta = element("div", "meta");
   meta.append(element("span", "sender", store.nameOf(message.sender)), " ", time);
-  if (message.editedAt && !message.deletedAt) meta.append(" ", element("span", "edited", gettext("(edited)")));
   const bubble = element("div", "bubble");
   bubble.append(meta, text);
+  if (message.editedAt && !message.deletedAt) bubble.append(element("span", "edited", gettext("(edited)")));
   node.replaceChildren(
     avatar(message.sender ?? "deleted", store.nameOf(message.sender)),
     bubble,
