@@ -7,9 +7,11 @@ import re
 import time
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.functional import empty
+from django.views.defaults import page_not_found
 
 from chatproject.api_errors import envelope_for_exception
 from chatproject.errors import envelope_response, is_api_path
@@ -106,6 +108,35 @@ class ApiErrorEnvelopeMiddleware:
         if not is_api_path(request.path):
             return None
         return envelope_for_exception(request, exception)
+
+
+class DebugNotFoundPageMiddleware:
+    """With DEBUG on, a page route's 404 is the site's own 404 page (as with
+    DEBUG off), not Django's technical one: an unknown path, or a view that
+    raised Http404. The API keeps its JSON envelope (ApiErrorEnvelopeMiddleware),
+    and static files and the admin keep Django's debugging page."""
+
+    TECHNICAL_PREFIXES = ("/api/", "/admin/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def is_page_route(self, request: HttpRequest) -> bool:
+        prefixes = (*self.TECHNICAL_PREFIXES, "/" + settings.STATIC_URL.lstrip("/"))
+        return settings.DEBUG and not request.path.startswith(prefixes)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # No view was resolved: Django answered with its technical 404 itself.
+        unresolved = response.status_code == 404 and request.resolver_match is None
+        if unresolved and self.is_page_route(request):
+            return page_not_found(request, Http404())
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, Http404) and self.is_page_route(request):
+            return page_not_found(request, exception)
+        return None
 
 
 PERMISSIONS_POLICY = ", ".join(

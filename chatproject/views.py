@@ -1,9 +1,11 @@
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from chatproject.health import describe_layer_hosts, readiness_checks, redact
 from users.models import SocketConnection
@@ -43,7 +45,8 @@ def socket_processes() -> list[dict]:
 def status_page(request: HttpRequest) -> HttpResponse:
     """What an operator needs when "messages don't arrive". Superusers only:
     it names the layer's hosts and its groups can be joined by whoever can
-    reach them (passwords are masked all the same)."""
+    reach them (passwords are masked all the same). Rendered inside the
+    admin (its header, user tools and breadcrumbs: the admin site's context)."""
     if not request.user.is_superuser:
         raise PermissionDenied("The status page is for superusers.")
     backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
@@ -51,15 +54,19 @@ def status_page(request: HttpRequest) -> HttpResponse:
     warnings = []
     if backend == IN_MEMORY_LAYER and len(processes) > 1:
         warnings.append(
-            f"The in-memory channel layer is in use but sockets are open on {len(processes)} "
-            "processes: events reach only sockets of the process that published them. "
-            "Set REDIS_URL."
+            _(
+                "The in-memory channel layer is in use but sockets are open on %(count)d "
+                "processes: events reach only sockets of the process that published them. "
+                "Set REDIS_URL."
+            )
+            % {"count": len(processes)}
         )
     return render(
         request,
         "admin/chat_status.html",
         {
-            "title": "Chat status",
+            **admin.site.each_context(request),
+            "title": _("Chat status"),
             "backend": backend,
             "redis_url": redact(settings.REDIS_URL) or None,
             "layer_hosts": describe_layer_hosts(),

@@ -1,4 +1,4 @@
-from django.db.models import Case, Exists, OuterRef, Q, When
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.exceptions import AuthenticationFailed, NotFound
@@ -13,9 +13,9 @@ from conversations import selectors as conversation_selectors
 from users import services
 from users.models import ApiToken, User
 from users.serializers import (
-    USER_DIRECTORY_LIMIT,
     ApiTokenSerializer,
-    DirectoryEntrySerializer,
+    CurrentUserSerializer,
+    ProfileUpdateSerializer,
     SignUpSerializer,
     TokenRequestSerializer,
     TokenSerializer,
@@ -23,15 +23,28 @@ from users.serializers import (
     UserSerializer,
 )
 
+USER_DIRECTORY_LIMIT = 200
 
-def users_data(viewer: User, users: list[User], *, many: bool) -> dict | list:
+
+def users_data(
+    viewer: User, users: list[User], *, many: bool, serializer_class=UserSerializer
+) -> dict | list:
     """`users` (or with many=False the one in it) as `viewer` sees them (their
     lastSeenAt only where conversations.selectors.last_seen_visible_ids allows): one query."""
     visible = conversation_selectors.last_seen_visible_ids(
         viewer=viewer, user_ids=[user.pk for user in users]
     )
     context = {"last_seen_visible": visible}
-    return UserSerializer(users if many else users[0], many=many, context=context).data
+    return serializer_class(users if many else users[0], many=many, context=context).data
+
+
+def renamed_fields(exc: Invalid, renames: dict[str, str]) -> dict:
+    """A service's Invalid fields (model field names) under the API's names."""
+    return {renames.get(name, name): errors for name, errors in exc.fields.items()}
+
+
+def current_user_data(user: User) -> dict:
+    return users_data(user, [user], many=False, serializer_class=CurrentUserSerializer)
 
 
 def token_response(token_key: str, user: User, status_code: int) -> Response:
@@ -44,35 +57,26 @@ def token_response(token_key: str, user: User, status_code: int) -> Response:
 
 
 class UserDirectoryView(generics.ListAPIView):
-    serializer_class = DirectoryEntrySerializer
+    serializer_class = UserSerializer
 
     @extend_schema(
         summary="The user directory",
-        description=f"Active users by username (an exact username match first); `search` "
-        f"matches username or display name. At most `limit` ({USER_DIRECTORY_LIMIT} by "
-        f"default and at most) are returned, each with whether they are `online`.",
+        description=f"Active users by username; `search` matches username or display name. "
+        f"At most {USER_DIRECTORY_LIMIT} are returned.",
         parameters=[UserSearchSerializer],
-        responses={200: DirectoryEntrySerializer(many=True), **error_responses(400, 401)},
+        responses={200: UserSerializer(many=True), **error_responses(400, 401)},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
-        users = list(self.get_queryset())
-        visible = conversation_selectors.last_seen_visible_ids(
-            viewer=request.user, user_ids=[user.pk for user in users]
-        )
-        context = {"last_seen_visible": visible}
-        return Response(DirectoryEntrySerializer(users, many=True, context=context).data)
+        return Response(users_data(request.user, list(self.get_queryset()), many=True))
 
     def get_queryset(self):
-        online = Exists(services.live_sockets().filter(user_id=OuterRef("pk")))
-        users = User.objects.filter(is_active=True).annotate(online=online)
+        users = User.objects.filter(is_active=True).order_by("username")
         query = UserSearchSerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        search, limit = query.validated_data["search"], query.validated_data["limit"]
-        if not search:
-            return users.order_by("username")[:limit]
-        exact_first = Case(When(username__iexact=search, then=0), default=1)
-        users = users.filter(Q(username__icontains=search) | Q(display_name__icontains=search))
-        return users.order_by(exact_first, "username")[:limit]
+        search = query.validated_data["search"]
+        if search:
+            users = users.filter(Q(username__icontains=search) | Q(display_name__icontains=search))
+        return users[:USER_DIRECTORY_LIMIT]
 
 
 class UserDetailView(generics.RetrieveAPIView):
@@ -87,10 +91,33 @@ class UserDetailView(generics.RetrieveAPIView):
 class CurrentUserView(APIView):
     @extend_schema(
         summary="The signed-in user",
-        responses={200: UserSerializer, **error_responses(401)},
+        responses={200: CurrentUserSerializer, **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
-        return Response(users_data(request.user, [request.user], many=False))
+        return Response(current_user_data(request.user))
+
+    @extend_schema(
+        summary="Change my display name or preferences",
+        description="Any of `displayName`, `theme` (system, light, dark) and `language` "
+        '(en, pl, or "" for the browser\'s); what is left out is kept. With the session '
+        "cookie, send the CSRF token in `X-CSRFToken`.",
+        request=ProfileUpdateSerializer,
+        responses={200: CurrentUserSerializer, **error_responses(400, 401, 403)},
+    )
+    def patch(self, request: Request) -> Response:
+        serializer = ProfileUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = serializer.validated_data
+        try:
+            user = services.update_profile(
+                user=request.user,
+                display_name=fields.get("displayName"),
+                theme=fields.get("theme"),
+                language=fields.get("language"),
+            )
+        except Invalid as exc:
+            raise Invalid(renamed_fields(exc, {"display_name": "displayName"})) from exc
+        return Response(current_user_data(user))
 
 
 class SignUpView(APIView):
@@ -117,10 +144,7 @@ class SignUpView(APIView):
                 display_name=serializer.validated_data["displayName"],
             )
         except Invalid as exc:
-            fields = {"display_name": "displayName"}
-            raise Invalid(
-                {fields.get(name, name): errors for name, errors in exc.fields.items()}
-            ) from exc
+            raise Invalid(renamed_fields(exc, {"display_name": "displayName"})) from exc
         throttling.auth_succeeded(username)
         _, key = services.issue_token(user, name="sign-up")
         return token_response(key, user, status.HTTP_201_CREATED)

@@ -75,7 +75,11 @@ class SocketCredential:
         data = session_store(self.session_key).load()
         if data.get(SESSION_KEY) != str(self.user_id):
             return False
-        user = User.objects.filter(pk=self.user_id, is_active=True).only("password").first()
+        user = (
+            User.objects.filter(pk=self.user_id, is_active=True)
+            .only("password", "session_epoch")
+            .first()
+        )
         return user is not None and constant_time_compare(
             data.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()
         )

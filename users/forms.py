@@ -2,16 +2,29 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from chatproject import throttling
+from chatproject.errors import Invalid
 from users.models import User
+
+
+def add_service_errors(
+    form: forms.Form, exc: Invalid, renames: dict[str, str] | None = None
+) -> None:
+    """A service's objections (Invalid's fields, by model field name) shown on
+    `form`: on the field of that name (or its rename), the rest above the form."""
+    for name, errors in exc.fields.items():
+        field = (renames or {}).get(name, name)
+        form.add_error(field if field in form.fields else None, errors)
 
 
 class SignUpForm(UserCreationForm):
     class Meta:
         model = User
         fields = ["username", "display_name"]
-        labels = {"display_name": "Display name (optional)"}
+        labels = {"display_name": _("Display name (optional)")}
+        widgets = {"display_name": forms.TextInput(attrs={"autocomplete": "nickname"})}
 
 
 class LimitedAuthenticationMixin:
@@ -46,6 +59,25 @@ class NewTokenForm(forms.Form):
     name = forms.CharField(
         max_length=100,
         required=False,
-        label="Name (optional)",
-        help_text="What the token is for, e.g. the device or script.",
+        label=_("Name (optional)"),
+        help_text=_("What the token is for, e.g. the device or script."),
     )
+
+
+class ProfileForm(forms.Form):
+    """The profile page's form; users.services.update_profile has the last word."""
+
+    display_name = forms.CharField(
+        max_length=150,
+        required=False,
+        label=_("Display name"),
+        help_text=_("Shown to others instead of your username; leave empty to show the username."),
+        widget=forms.TextInput(attrs={"autocomplete": "nickname"}),
+    )
+    theme = forms.ChoiceField(choices=User.Theme.choices, label=_("Theme"))
+    language = forms.ChoiceField(choices=User.Language.choices, required=False, label=_("Language"))
+
+    @classmethod
+    def for_user(cls, user: User, data=None) -> "ProfileForm":
+        fields = ["display_name", "theme", "language"]
+        return cls(data, initial={name: getattr(user, name) for name in fields})

@@ -14,4 +14,6 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("tokens/", views.tokens_page, name="tokens"),
+    path("profile/", views.profile_page, name="profile"),
+    path("sign-out-everywhere/", views.sign_out_everywhere, name="sign-out-everywhere"),
 ]

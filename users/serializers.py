@@ -3,8 +3,6 @@ from rest_framework import serializers
 
 from users.models import ApiToken, User
 
-USER_DIRECTORY_LIMIT = 200
-
 
 class UserSerializer(serializers.ModelSerializer):
     """A user as the viewer sees them: `lastSeenAt` only for the users in the
@@ -29,6 +27,40 @@ class UserSerializer(serializers.ModelSerializer):
         if user.last_seen_at is None or user.pk not in self.context.get("last_seen_visible", ()):
             return None
         return serializers.DateTimeField().to_representation(user.last_seen_at)
+
+
+class CurrentUserSerializer(UserSerializer):
+    """The signed-in user (GET and PATCH /api/users/me): a user as others
+    see them, plus their own preferences."""
+
+    theme = serializers.ChoiceField(choices=User.Theme.choices, read_only=True)
+    language = serializers.ChoiceField(
+        choices=User.Language.choices,
+        read_only=True,
+        help_text='The pages\' language; "" follows the browser (Accept-Language).',
+    )
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "theme", "language"]
+        read_only_fields = fields
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    """PATCH /api/users/me: any of these; what is left out is kept. Whether
+    the values are valid is users.services.update_profile's to say."""
+
+    displayName = serializers.CharField(
+        max_length=150,
+        required=False,
+        allow_blank=True,
+        help_text='Shown instead of the username; "" shows the username.',
+    )
+    theme = serializers.CharField(
+        required=False, help_text='"system" (the browser\'s), "light" or "dark".'
+    )
+    language = serializers.CharField(
+        required=False, allow_blank=True, help_text='"en", "pl", or "" (the browser\'s).'
+    )
 
 
 class DirectoryEntrySerializer(UserSerializer):
@@ -81,15 +113,7 @@ class UserSearchSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text="Matches username or display name (case-insensitive); an exact username "
-        "comes first.",
-    )
-    limit = serializers.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=USER_DIRECTORY_LIMIT,
-        default=USER_DIRECTORY_LIMIT,
-        help_text=f"At most this many users (1 to {USER_DIRECTORY_LIMIT}).",
+        help_text="Matches username or display name (case-insensitive).",
     )
 
 

@@ -9,6 +9,7 @@ from django.contrib.auth import authenticate, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -125,6 +126,53 @@ def change_password(
         kept = request.session.session_key
     credentials.close_other_session_sockets(user_id=user.pk, kept_session_key=kept)
     return user
+
+
+UNCHANGED = None
+
+
+@transaction.atomic
+def update_profile(
+    *,
+    user: User,
+    display_name: str | None = UNCHANGED,
+    theme: str | None = UNCHANGED,
+    language: str | None = UNCHANGED,
+) -> User:
+    """Change the user's own display name and preferences (the profile page,
+    PATCH /api/users/me); an argument left out (None) is kept. The display
+    name is stripped ("" shows the username). Raises Invalid with
+    `display_name`, `theme` or `language`."""
+    changes = {"display_name": display_name, "theme": theme, "language": language}
+    changes = {name: value for name, value in changes.items() if value is not UNCHANGED}
+    if "display_name" in changes:
+        changes["display_name"] = changes["display_name"].strip()
+    previous = {name: getattr(user, name) for name in changes}
+    for name, value in changes.items():
+        setattr(user, name, value)
+    try:
+        user.clean_fields(exclude=[f.name for f in User._meta.fields if f.name not in changes])
+    except ValidationError as exc:
+        for name, value in previous.items():  # the caller's object stays as it was
+            setattr(user, name, value)
+        raise Invalid(exc.message_dict) from exc
+    if changes:
+        user.save(update_fields=list(changes))
+    return user
+
+
+def sign_out_everywhere(*, user: User, request: HttpRequest | None = None) -> None:
+    """End every session of the user, this request's too: the session epoch
+    goes up, so each session's stored hash no longer matches
+    (User._get_session_auth_hash) and Django signs it out on its next
+    request; every socket opened with a session closes (4401). API tokens
+    are not sessions: they, and their sockets, keep working."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+        user.refresh_from_db(fields=["session_epoch"])
+        credentials.close_other_session_sockets(user_id=user.pk, kept_session_key=None)
+        if request is not None and request.user.pk == user.pk:
+            logout(request)
 
 
 @transaction.atomic

@@ -1,5 +1,6 @@
 import re
 
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -7,12 +8,14 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from chatproject import throttling
 from chatproject.errors import Invalid
 from users import services
-from users.forms import LoginForm, NewTokenForm, SignUpForm
+from users.forms import LoginForm, NewTokenForm, ProfileForm, SignUpForm, add_service_errors
 from users.models import User
 
 TOKEN_ID = re.compile(r"[0-9]{1,18}")
@@ -50,10 +53,7 @@ def register(form: SignUpForm) -> User | None:
             display_name=form.cleaned_data["display_name"],
         )
     except Invalid as exc:
-        fields = {"password": "password2"}
-        for name, errors in exc.fields.items():
-            field = fields.get(name, name)
-            form.add_error(field if field in form.fields else None, errors)
+        add_service_errors(form, exc, {"password": "password2"})
         return None
 
 
@@ -121,3 +121,33 @@ class PasswordChangeView(auth_views.PasswordChangeView):
             user=form.user, password=form.cleaned_data["new_password1"], request=self.request
         )
         return redirect(self.get_success_url())
+
+
+@never_cache
+@login_required
+def profile_page(request: HttpRequest) -> HttpResponse:
+    """My profile: display name, theme and language (users.services.update_profile),
+    with the links to the password and token pages and "sign out everywhere"."""
+    form = ProfileForm.for_user(request.user, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_profile(user=request.user, **form.cleaned_data)
+        except Invalid as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Your profile was saved."))
+            return redirect("profile")
+    return render(request, "users/profile.html", {"form": form})
+
+
+@require_POST
+@login_required
+def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+    """End every session of mine, this one included, and close their sockets;
+    the login page then says so."""
+    services.sign_out_everywhere(user=request.user, request=request)
+    messages.info(
+        request,
+        _("You were signed out everywhere: every browser must log in again. API tokens work."),
+    )
+    return redirect("login")

@@ -145,6 +145,11 @@ CALLS: dict[tuple[str, str], list[Call]] = {
         Call(200, lambda w: member(w).get("/api/users/me")),
         Call(401, lambda w: APIClient().get("/api/users/me")),
     ],
+    ("patch", "/api/users/me"): [
+        Call(200, lambda w: member(w).patch("/api/users/me", {"theme": "dark"}, format="json")),
+        Call(400, lambda w: member(w).patch("/api/users/me", {"theme": "neon"}, format="json")),
+        Call(401, lambda w: APIClient().patch("/api/users/me", {}, format="json")),
+    ],
     ("get", "/api/conversations"): [Call(200, lambda w: member(w).get("/api/conversations"))],
     ("post", "/api/conversations"): [
         Call(

@@ -202,6 +202,12 @@ REST_MATRIX = [
         me_is_the_caller,
     ),
     Row(
+        ("PATCH", "/api/users/me"),
+        lambda w, r: ("patch", "/api/users/me", {"theme": "dark"}),
+        SIGNED_IN,
+        me_is_the_caller,
+    ),
+    Row(
         ("POST", "/api/conversations"),
         lambda w, r: ("post", "/api/conversations", {"users": [str(w.peer.pk)]}),
         {"anonymous": 401, "member": 200, "non_member": 201, "staff": 201},

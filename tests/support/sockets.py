@@ -42,17 +42,22 @@ async def token_headers(user, keyword: str = "Bearer") -> list[tuple[bytes, byte
     return [(b"authorization", f"{keyword} {key}".encode())]
 
 
+def browser_headers(browser: Client) -> list[tuple[bytes, bytes]]:
+    """The handshake of the browser `browser` stands for: its session cookie
+    and our own Origin."""
+    cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
+    return [HOST, ORIGIN, (b"cookie", cookie.encode())]
+
+
 async def session_headers(user) -> list[tuple[bytes, bytes]]:
     """A browser's handshake: a logged-in session cookie and our own Origin."""
 
-    def login() -> str:
+    def login() -> Client:
         client = Client()
         client.force_login(user)
-        return client.cookies[settings.SESSION_COOKIE_NAME].value
+        return client
 
-    session_key = await database_sync_to_async(login)()
-    cookie = f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()
-    return [HOST, ORIGIN, (b"cookie", cookie)]
+    return browser_headers(await database_sync_to_async(login)())
 
 
 async def connect_raw(sockets: list, headers: list) -> tuple[WebsocketCommunicator, bool]:
