@@ -1,4 +1,4 @@
-from django.db.models import Q
+from django.db.models import Case, Exists, OuterRef, Q, When
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.exceptions import AuthenticationFailed, NotFound
@@ -13,8 +13,10 @@ from conversations import selectors as conversation_selectors
 from users import services
 from users.models import ApiToken, User
 from users.serializers import (
+    USER_DIRECTORY_LIMIT,
     ApiTokenSerializer,
     CurrentUserSerializer,
+    DirectoryEntrySerializer,
     ProfileUpdateSerializer,
     SignUpSerializer,
     TokenRequestSerializer,
@@ -22,8 +24,6 @@ from users.serializers import (
     UserSearchSerializer,
     UserSerializer,
 )
-
-USER_DIRECTORY_LIMIT = 200
 
 
 def users_data(
@@ -57,26 +57,35 @@ def token_response(token_key: str, user: User, status_code: int) -> Response:
 
 
 class UserDirectoryView(generics.ListAPIView):
-    serializer_class = UserSerializer
+    serializer_class = DirectoryEntrySerializer
 
     @extend_schema(
         summary="The user directory",
-        description=f"Active users by username; `search` matches username or display name. "
-        f"At most {USER_DIRECTORY_LIMIT} are returned.",
+        description=f"Active users by username (an exact username match first); `search` "
+        f"matches username or display name. At most `limit` ({USER_DIRECTORY_LIMIT} by "
+        f"default and at most) are returned, each with whether they are `online`.",
         parameters=[UserSearchSerializer],
-        responses={200: UserSerializer(many=True), **error_responses(400, 401)},
+        responses={200: DirectoryEntrySerializer(many=True), **error_responses(400, 401)},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
-        return Response(users_data(request.user, list(self.get_queryset()), many=True))
+        users = list(self.get_queryset())
+        visible = conversation_selectors.last_seen_visible_ids(
+            viewer=request.user, user_ids=[user.pk for user in users]
+        )
+        context = {"last_seen_visible": visible}
+        return Response(DirectoryEntrySerializer(users, many=True, context=context).data)
 
     def get_queryset(self):
-        users = User.objects.filter(is_active=True).order_by("username")
+        online = Exists(services.live_sockets().filter(user_id=OuterRef("pk")))
+        users = User.objects.filter(is_active=True).annotate(online=online)
         query = UserSearchSerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        search = query.validated_data["search"]
-        if search:
-            users = users.filter(Q(username__icontains=search) | Q(display_name__icontains=search))
-        return users[:USER_DIRECTORY_LIMIT]
+        search, limit = query.validated_data["search"], query.validated_data["limit"]
+        if not search:
+            return users.order_by("username")[:limit]
+        exact_first = Case(When(username__iexact=search, then=0), default=1)
+        users = users.filter(Q(username__icontains=search) | Q(display_name__icontains=search))
+        return users.order_by(exact_first, "username")[:limit]
 
 
 class UserDetailView(generics.RetrieveAPIView):

@@ -3,6 +3,8 @@ from rest_framework import serializers
 
 from users.models import ApiToken, User
 
+USER_DIRECTORY_LIMIT = 200
+
 
 class UserSerializer(serializers.ModelSerializer):
     """A user as the viewer sees them: `lastSeenAt` only for the users in the
@@ -113,7 +115,15 @@ class UserSearchSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text="Matches username or display name (case-insensitive).",
+        help_text="Matches username or display name (case-insensitive); an exact username "
+        "comes first.",
+    )
+    limit = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=USER_DIRECTORY_LIMIT,
+        default=USER_DIRECTORY_LIMIT,
+        help_text=f"At most this many users (1 to {USER_DIRECTORY_LIMIT}).",
     )
 
 
