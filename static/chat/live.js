@@ -5,6 +5,7 @@
 // from the back/forward cache (Chromium closes a cached page's sockets, so
 // that usually means a reconnect too; whatever happened meanwhile was missed).
 // A page that syncs passes sinceVersion(conversationId) and calls sync(id).
+import { format, gettext, ngettext } from "./i18n.js";
 
 const MAX_BACKOFF_MS = 10000;
 // The server closes a socket whose credential is gone (logout, password
@@ -72,13 +73,13 @@ export function connectLive({ onFrame, onOpen, onSignedOut, sinceVersion, status
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const current = new WebSocket(`${scheme}://${location.host}/ws/chat/`);
     socket = current;
-    showState("connecting", attempt ? "Reconnecting…" : "Connecting…");
+    showState("connecting", attempt ? gettext("Reconnecting…") : gettext("Connecting…"));
     current.addEventListener("open", () => {
       attempt = 0;
       // A sync the previous socket had in flight ended with it: it goes first.
       if (syncInFlight !== null) syncQueue.unshift(syncInFlight);
       syncInFlight = null;
-      showState("online", "Connected");
+      showState("online", gettext("Connected"));
       // The server now sends a `presence` frame for each member online.
       resetPresence();
       if (onOpen) onOpen();
@@ -109,7 +110,11 @@ export function connectLive({ onFrame, onOpen, onSignedOut, sinceVersion, status
   function retry() {
     attempt += 1;
     const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (attempt - 1)) * (0.75 + Math.random() / 2);
-    showState("offline", `Disconnected, retrying in ${Math.ceil(delay / 1000)} s…`);
+    const seconds = Math.ceil(delay / 1000);
+    showState(
+      "offline",
+      format(ngettext("Disconnected, retrying in %(seconds)s second…", "Disconnected, retrying in %(seconds)s seconds…", seconds), { seconds }),
+    );
     retryTimer = setTimeout(open, delay);
   }
 
@@ -117,7 +122,7 @@ export function connectLive({ onFrame, onOpen, onSignedOut, sinceVersion, status
   // it a new session, which the next socket uses; otherwise, or signed in as
   // someone else now, this page is over.
   async function afterCredentialClosed() {
-    showState("connecting", "Checking sign-in…");
+    showState("connecting", gettext("Checking sign-in…"));
     // A password changed in another tab closes this socket before that tab's
     // response has given the browser its new session cookie; a request with
     // the old one now would be answered with a deleted cookie. So wait first.
@@ -130,7 +135,7 @@ export function connectLive({ onFrame, onOpen, onSignedOut, sinceVersion, status
   function signOut() {
     stopped = true;
     outbox.length = 0;
-    showState("signed-out", "Signed out");
+    showState("signed-out", gettext("Signed out"));
     showSignedOut();
     if (onSignedOut) onSignedOut();
   }
@@ -172,6 +177,11 @@ export function connectLive({ onFrame, onOpen, onSignedOut, sinceVersion, status
 // while the socket is down: what the page cannot hear about is shown as
 // unknown (a hollow dot, "presence unknown"), never as a stale green.
 const presence = new Map();
+const PRESENCE_LABELS = {
+  online: gettext("(online)"),
+  offline: gettext("(offline)"),
+  unknown: gettext("(presence unknown)"),
+};
 
 function paintPresence(userId) {
   const state = presence.has(userId) ? (presence.get(userId) ? "online" : "offline") : "unknown";
@@ -180,7 +190,7 @@ function paintPresence(userId) {
     dot.classList.toggle("unknown", state === "unknown");
   }
   for (const text of document.querySelectorAll(`.presence-text[data-user-id="${CSS.escape(userId)}"]`)) {
-    text.textContent = state === "unknown" ? " (presence unknown)" : ` (${state})`;
+    text.textContent = ` ${PRESENCE_LABELS[state]}`;
   }
 }
 
