@@ -175,8 +175,11 @@ export function connectLive({ onFrame, onOpen, onSignedOut, sinceVersion, status
 
 // Presence as the server last told it: user id -> online. Nobody is in it
 // while the socket is down: what the page cannot hear about is shown as
-// unknown (a hollow dot, "presence unknown"), never as a stale green.
+// unknown (a hollow dot, "presence unknown"), never as a stale green. While
+// connected, someone the server named in no `presence` frame is offline (it
+// names everyone online who shares a conversation, when the socket opens).
 const presence = new Map();
+let connected = false;
 const PRESENCE_LABELS = {
   online: gettext("(online)"),
   offline: gettext("(offline)"),
@@ -184,7 +187,8 @@ const PRESENCE_LABELS = {
 };
 
 function paintPresence(userId) {
-  const state = presence.has(userId) ? (presence.get(userId) ? "online" : "offline") : "unknown";
+  const known = presence.has(userId) || connected;
+  const state = known ? (presence.get(userId) ? "online" : "offline") : "unknown";
   for (const dot of document.querySelectorAll(`.dot[data-user-id="${CSS.escape(userId)}"]`)) {
     dot.classList.toggle("online", state === "online");
     dot.classList.toggle("unknown", state === "unknown");
@@ -207,6 +211,7 @@ export function setPresence(userId, online) {
 // Everyone on the page offline except `onlineIds`: the server's presence
 // frames (or the page's data) name only who is online.
 export function resetPresence(onlineIds = []) {
+  connected = true;
   const online = new Set(onlineIds.map(String));
   for (const userId of usersShown()) setPresence(userId, online.has(userId));
 }
@@ -217,11 +222,7 @@ export function repaintPresence() {
 }
 
 function forgetPresence() {
+  connected = false;
   presence.clear();
   repaintPresence();
-}
-
-export function formatTime(iso) {
-  if (!iso) return "";
-  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }

@@ -7,6 +7,7 @@
 import { api } from "./api.js";
 import { avatar } from "./avatar.js";
 import { format, gettext } from "./i18n.js";
+import { setPresence } from "./live.js";
 import * as store from "./store.js";
 
 const RESULTS = 20;
@@ -137,6 +138,7 @@ async function commit(event) {
   event.preventDefault();
   if (!picked.size) return;
   const users = [...picked.keys()];
+  for (const user of picked.values()) setPresence(user.id, Boolean(user.online));
   submit.disabled = true;
   try {
     if (mode.kind === "add") {
