@@ -148,6 +148,9 @@ def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
     services.sign_out_everywhere(user=request.user, request=request)
     messages.info(
         request,
-        _("You were signed out everywhere: every browser must log in again. API tokens work."),
+        _(
+            "You were signed out everywhere: every browser must log in again. "
+            "API tokens keep working."
+        ),
     )
     return redirect("login")
