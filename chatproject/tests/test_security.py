@@ -97,6 +97,9 @@ def world(db) -> World:
 
 SIGNED_IN = {"anonymous": 401, "member": 200, "non_member": 200, "staff": 200}
 MEMBERS_ONLY = {"anonymous": 401, "member": 200, "non_member": 403, "staff": 403}
+# The group endpoints on the world's direct conversation: a member is told
+# it is direct (400), anyone else is refused before that.
+MEMBERS_ONLY_BUT_DIRECT = {"anonymous": 401, "member": 400, "non_member": 403, "staff": 403}
 OWNER_ONLY = {"anonymous": 401, "member": 200, "non_member": 404, "staff": 404}
 OPEN = {"anonymous": 200, "member": 200, "non_member": 200, "staff": 200}
 
@@ -256,6 +259,46 @@ REST_MATRIX = [
     Row(
         ("POST", "/api/conversations/{conversationId}/reopen"),
         lambda w, r: ("post", f"/api/conversations/{w.conversation.pk}/reopen", None),
+        MEMBERS_ONLY,
+    ),
+    Row(
+        ("GET", "/api/conversations/{conversationId}/details"),
+        lambda w, r: ("get", f"/api/conversations/{w.conversation.pk}/details", None),
+        MEMBERS_ONLY,
+    ),
+    Row(
+        ("PATCH", "/api/conversations/{conversationId}/details"),
+        lambda w, r: ("patch", f"/api/conversations/{w.conversation.pk}/details", {"title": "x"}),
+        MEMBERS_ONLY_BUT_DIRECT,
+        label="a direct conversation",
+    ),
+    Row(
+        ("POST", "/api/conversations/{conversationId}/members"),
+        lambda w, r: (
+            "post",
+            f"/api/conversations/{w.conversation.pk}/members",
+            {"users": [str(w.users["non_member"].pk)]},
+        ),
+        MEMBERS_ONLY_BUT_DIRECT,
+        label="a direct conversation",
+    ),
+    Row(
+        ("DELETE", "/api/conversations/{conversationId}/members/{userId}"),
+        lambda w, r: (
+            "delete",
+            f"/api/conversations/{w.conversation.pk}/members/{w.peer.pk}",
+            None,
+        ),
+        MEMBERS_ONLY_BUT_DIRECT,
+        label="a direct conversation",
+    ),
+    Row(
+        ("PATCH", "/api/conversations/{conversationId}/membership"),
+        lambda w, r: (
+            "patch",
+            f"/api/conversations/{w.conversation.pk}/membership",
+            {"muted": True},
+        ),
         MEMBERS_ONLY,
     ),
     Row(
