@@ -352,3 +352,20 @@ def test_conversation_page_queries_are_bounded(
         html = page(client, url)
     assert len(re.findall(r'data-seq="(\d+)"', html)) == 50
     assert queries_for(client, url) == few
+
+
+def test_conversation_page_queries_do_not_grow_with_the_sidebar(
+    user, other_user, direct_conversation, django_assert_max_num_queries
+):
+    """The page renders every conversation of the list beside the open one."""
+    client = logged_in(user)
+    url = f"/c/{direct_conversation.pk}/"
+    send(other_user, direct_conversation, "one")
+    make_conversations(user, 2)
+    few = queries_for(client, url)
+    make_conversations(user, 25)
+    with django_assert_max_num_queries(CONVERSATION_PAGE_MAX_QUERIES):
+        html = page(client, url)
+    assert len(inbox_rows(html)) == 28
+    assert len(page_data(html)["conversations"]) == 28
+    assert queries_for(client, url) == few
