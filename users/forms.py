@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from chatproject import throttling
@@ -13,10 +14,15 @@ def add_service_errors(
     form: forms.Form, exc: Invalid, renames: dict[str, str] | None = None
 ) -> None:
     """A service's objections (Invalid's fields, by model field name) shown on
-    `form`: on the field of that name (or its rename), the rest above the form."""
+    `form`: on the field of that name (or its rename), the rest above the form,
+    in the page's language (services mark their own messages with gettext_noop
+    and raise them in English, for the API; Django's validators' are translated
+    already)."""
     for name, errors in exc.fields.items():
         field = (renames or {}).get(name, name)
-        form.add_error(field if field in form.fields else None, errors)
+        form.add_error(
+            field if field in form.fields else None, [gettext(error) for error in errors]
+        )
 
 
 class SignUpForm(UserCreationForm):

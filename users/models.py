@@ -4,13 +4,14 @@ from django.db import models
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 SESSION_EPOCH_SALT = "users.models.User.session_epoch"
 
 
 class User(AbstractUser):
     class Theme(models.TextChoices):
-        SYSTEM = "system", _("System")
+        SYSTEM = "system", pgettext_lazy("theme", "System")
         LIGHT = "light", _("Light")
         DARK = "dark", _("Dark")
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from chatproject import keys
 from chatproject.errors import Invalid
@@ -36,7 +37,10 @@ def register_user(*, username: str, password: str, display_name: str = "") -> Us
     except ValidationError as exc:
         raise Invalid(exc.message_dict) from exc
     if User.objects.filter(username__regex=look_alike_pattern(user.username)).exists():
-        raise Invalid({"username": ["That username is taken (or one that looks like it)."]})
+        # In English in the API; the sign-up page translates it (users.forms.add_service_errors).
+        raise Invalid(
+            {"username": [gettext_noop("That username is taken (or one that looks like it).")]}
+        )
     try:
         validate_password(password, user)
     except ValidationError as exc:
