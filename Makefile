@@ -7,7 +7,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test test-fast bench lint format migrate superuser seed schema clean
+.PHONY: run test test-fast bench lint format migrate superuser seed schema messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,17 @@ seed: $(VENV)/.installed migrate
 
 schema: $(VENV)/.installed
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file schema.yaml
+
+# What makemessages does not read: the environment, the tool caches, the tests and benchmarks.
+MESSAGES_IGNORE := $(foreach pattern,.venv node_modules .ci bench tests staticfiles var,--ignore=$(pattern))
+
+## messages: collect the marked strings of the templates, the Python and static/chat/*.js into
+## locale/pl/LC_MESSAGES (django.po, djangojs.po), then compile them; translate the new entries
+## (no empty or fuzzy msgstr: a test checks) and commit the .po and .mo files (docs/web.md "Languages")
+messages: $(VENV)/.installed
+	$(BIN)/python manage.py makemessages -l pl --no-obsolete --add-location=file $(MESSAGES_IGNORE)
+	$(BIN)/python manage.py makemessages -d djangojs -l pl --no-obsolete --add-location=file $(MESSAGES_IGNORE)
+	$(BIN)/python manage.py compilemessages -l pl $(MESSAGES_IGNORE)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
