@@ -111,7 +111,6 @@ export function paintHeader() {
   subtitle.replaceChildren(...members);
   const closed = row.status === "closed";
   closedNote.hidden = !closed;
-  document.title = name;
   repaintPresence();
 }
 
