@@ -58,6 +58,8 @@ export function messageElement(message, node = element("li")) {
   const text = element("div", "text");
   if (message.deletedAt) text.textContent = gettext("This message was deleted");
   else text.append(linkified(message.text));
+  // The full date and time: the tooltip for a pointer, this line for a tap (touch).
+  const fullTime = element("span", "full-time", time.title);
   if (system) {
     node.replaceChildren(text, time, actionsFor(message));
     return node;
@@ -67,6 +69,7 @@ export function messageElement(message, node = element("li")) {
   const bubble = element("div", "bubble");
   bubble.append(meta, text);
   if (message.editedAt && !message.deletedAt) bubble.append(element("span", "edited", gettext("(edited)")));
+  bubble.append(fullTime);
   node.replaceChildren(
     avatar(message.sender ?? "deleted", store.nameOf(message.sender)),
     bubble,
