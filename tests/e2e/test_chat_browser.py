@@ -34,6 +34,7 @@ from tests.support.browser import (
     BrowserLog,
     Live,
     Person,
+    log_out,
     start_conversation,
     wait_for_message,
 )
@@ -160,22 +161,32 @@ def test_unread_badge_rises_live_and_clears_after_reading(sign_up):
     ann.send("one")
     expect(badge).to_have_attribute("data-count", "1")
     expect(badge).to_be_visible()
-    expect(badge).to_have_text(re.compile(r"\b1$"))
+    expect(badge).to_have_text(re.compile(r"^1\b"))
     ann.send("two")
     expect(badge).to_have_attribute("data-count", "2")
-    expect(badge).to_have_text(re.compile(r"\b2$"))
+    expect(badge).to_have_text(re.compile(r"^2\b"))
     row = ben.page.locator(f'li.conversation-row[data-conversation-id="{conversation_id(path)}"]')
     expect(row.locator(".last-message")).to_have_text("two")
 
+    expect(ben.page).to_have_title("(2) Chat")
+
+    # Opening it (no reload: the sidebar stays) reads it: the badge and the count go.
     row.locator("a").click()
     ben.page.wait_for_url(f"**{path}")
-    expect(ben.page.locator("#connection")).to_have_attribute("data-state", "online")
+    wait_for_message(ben.page, "two")
     assert message_texts(ben.page) == ["one", "two"]
-    ben.page.locator("a.back").click()
+    expect(badge).to_have_attribute("data-count", "0")
+    expect(badge).to_be_hidden()
+    expect(ben.page).to_have_title(f"{ann.name} · Chat")
+    # The read mark is the server's: Back to the list, then a fresh page, still 0.
+    ben.page.go_back()
     ben.page.wait_for_url(re.compile(r"^http://[^/]+/$"))
+    expect(ben.page.locator("#chat")).to_be_hidden()
+    ben.open("/")
     badge = unread_badge(ben.page, path)
     expect(badge).to_have_attribute("data-count", "0")
     expect(badge).to_be_hidden()
+    expect(ben.page).to_have_title("Chat")
 
 
 def received_typing(page: Page, path: str, user: Person) -> list[bool]:
@@ -309,7 +320,7 @@ def test_message_text_is_never_html(pair):
     expect(ben.page.locator(".last-message").first).to_have_text(XSS_PAYLOADS[-1])
     expect(ben.page.locator("#conversation-list img, #conversation-list svg")).to_have_count(0)
     ann.open("/")
-    expect(ann.page.locator(".last-message").first).to_have_text(XSS_PAYLOADS[-1])
+    expect(ann.page.locator(".last-message").first).to_have_text(f"You: {XSS_PAYLOADS[-1]}")
 
 
 def test_read_receipt(sign_up):
@@ -384,9 +395,7 @@ def test_screenshots(sign_up):
     bob.send("Sounds good, see you then")
     bob.page.locator("#composer-text").press_sequentially("One more thing")
     expect(alice.page.locator("#typing")).to_have_text("Bob Chen is typing…")
-    expect(alice.page.locator(f'.dot[data-user-id="{bob.id}"]')).to_have_class(
-        re.compile(r"\bonline\b")
-    )
+    expect(presence_dot(alice.page, bob)).to_have_class(re.compile(r"\bonline\b"))
     expect(bob.page.locator("#seen")).to_be_visible()
     alice.page.locator("#composer-text").blur()  # no focus ring in the picture
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -627,7 +636,7 @@ def test_logout_in_one_tab_signs_the_other_tabs_out(sign_up, browser_log: Browse
     browser_log.allowed.append(SIGN_IN_CHECK_REFUSED)
 
     ann.page.goto("/accounts/tokens/")
-    ann.page.get_by_role("button", name="Log out").click()
+    log_out(ann.page)
     ann.page.wait_for_url(re.compile(r"/accounts/login/"))
     for page in tabs.values():
         alert = page.get_by_role("alert")

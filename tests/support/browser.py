@@ -113,13 +113,38 @@ def wait_for_message(page: Page, text: str, timeout: float = TIMEOUT) -> None:
     )
 
 
-def start_conversation(person: Person, other: Person) -> str:
-    """`person` starts a direct conversation with `other` from the new-conversation page;
-    returns the conversation page's path (where the browser now is)."""
+def pick_people(page: Page, people: list["Person"]) -> None:
+    """In the open picker dialog, find each of `people` by username (the
+    server's search) and choose them."""
+    search = page.locator("#picker-search")
+    for other in people:
+        search.fill(other.username)
+        option = page.locator("#picker-results [role=option]").filter(has_text=f"@{other.username}")
+        option.click()
+        expect(option).to_have_attribute("aria-selected", "true")
+
+
+def start_conversation(person: Person, *others: Person, title: str = "") -> str:
+    """`person` starts a conversation with `others` (one: direct, more: a group
+    named `title`) through the "New" button's picker; returns the conversation's
+    path (where the browser now is, without a reload)."""
     page = person.page
-    page.goto("/conversations/new/")
-    page.get_by_label(other.username, exact=True).check()
-    page.get_by_role("button", name="Start").click()
+    if page.locator("#new-conversation").count() == 0:  # not on the chat page
+        page.goto("/")
+    page.locator("#new-conversation").click()
+    expect(page.locator("#picker")).to_be_visible()
+    pick_people(page, list(others))
+    if title:
+        page.locator("#picker-group-title").fill(title)
+    page.locator("#picker-submit").click()
     page.wait_for_url(re.compile(r"/c/\d+/$"))
-    expect(page.locator("#chat-title")).to_have_text(other.name)
+    expected = title or (others[0].name if len(others) == 1 else None)
+    if expected:
+        expect(page.locator("#chat-title")).to_have_text(expected)
     return urlparse(page.url).path
+
+
+def log_out(page: Page) -> None:
+    """Sign out with the header's user menu (opened first: the button is inside it)."""
+    page.locator("details.user-menu summary").click()
+    page.get_by_role("button", name="Log out").click()
