@@ -110,6 +110,17 @@ class ConversationViewSet(viewsets.ViewSet):
         change(membership.conversation, actor=request.user)
         return self.render(selectors.conversation_for_member(request.user, conversation_id))
 
+    def change_group(self, request: Request, conversation_id: int, body, change) -> Response:
+        """A group change of messaging.services by a member, with the body's
+        fields as its arguments; answered with the caller's row."""
+        serializer = body(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = selectors.membership_for(request.user, conversation_id)
+        change(
+            actor=request.user, conversation=membership.conversation, **serializer.validated_data
+        )
+        return self.render(selectors.conversation_for_member(request.user, conversation_id))
+
     @extend_schema(
         summary="Close a conversation",
         description="Any member may close it: `status` becomes `closed`, `closedAt` is "
@@ -175,15 +186,9 @@ class ConversationViewSet(viewsets.ViewSet):
         responses={200: MemberConversationSerializer, **error_responses(400, 401, 403, 404)},
     )
     def rename(self, request: Request, conversationId: int) -> Response:
-        serializer = RenameGroupSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        membership = selectors.membership_for(request.user, conversationId)
-        messaging_services.rename_group(
-            actor=request.user,
-            conversation=membership.conversation,
-            title=serializer.validated_data["title"],
+        return self.change_group(
+            request, conversationId, RenameGroupSerializer, messaging_services.rename_group
         )
-        return self.render(selectors.conversation_for_member(request.user, conversationId))
 
     @extend_schema(
         summary="Add people to a group",
@@ -195,15 +200,9 @@ class ConversationViewSet(viewsets.ViewSet):
         responses={200: MemberConversationSerializer, **error_responses(400, 401, 403, 404)},
     )
     def add_members(self, request: Request, conversationId: int) -> Response:
-        serializer = AddMembersSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        membership = selectors.membership_for(request.user, conversationId)
-        messaging_services.add_group_members(
-            actor=request.user,
-            conversation=membership.conversation,
-            user_ids=serializer.validated_data["users"],
+        return self.change_group(
+            request, conversationId, AddMembersSerializer, messaging_services.add_group_members
         )
-        return self.render(selectors.conversation_for_member(request.user, conversationId))
 
     @extend_schema(
         summary="Leave a group, or remove a member",

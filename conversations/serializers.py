@@ -147,6 +147,7 @@ class AddMembersSerializer(serializers.Serializer):
         child=IdField(),
         min_length=1,
         max_length=1000,
+        source="user_ids",
         help_text="Ids of the users to add; those already members are left as they are.",
     )
 

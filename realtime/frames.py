@@ -86,11 +86,8 @@ class ConversationNewFrame(serializers.Serializer):
     conversation = ConversationSerializer()
 
 
-class ConversationUpdatedFrame(serializers.Serializer):
+class ConversationUpdatedFrame(ConversationNewFrame):
     """A conversation's title or members changed: to its members' sockets."""
-
-    type = serializers.CharField()
-    conversation = ConversationSerializer()
 
 
 class ConversationDeletedFrame(serializers.Serializer):
@@ -100,18 +97,13 @@ class ConversationDeletedFrame(serializers.Serializer):
     conversationId = serializers.CharField()
 
 
-class ConversationRemovedFrame(serializers.Serializer):
+class ConversationRemovedFrame(ConversationDeletedFrame):
     """You left the conversation or were removed from it: forget it (no more of its events)."""
 
-    type = serializers.CharField()
-    conversationId = serializers.CharField()
 
-
-class MembershipUpdatedFrame(serializers.Serializer):
+class MembershipUpdatedFrame(ConversationDeletedFrame):
     """Your own setting of a conversation changed (on any of your sockets)."""
 
-    type = serializers.CharField()
-    conversationId = serializers.CharField()
     muted = serializers.BooleanField()
 
 
