@@ -8,7 +8,8 @@ from rest_framework import exceptions
 
 from chatproject import errors
 from chatproject.throttling import RateLimited
-from tests.support.factories import UserFactory
+from tests.support.factories import TEST_PASSWORD, UserFactory
+from users.models import User
 
 
 @pytest.mark.parametrize(
@@ -59,14 +60,20 @@ def test_an_unexpected_exception_has_no_description():
 
 
 @pytest.mark.django_db
-def test_a_service_refusal_on_a_page_is_the_forms_error_not_a_500(client, settings):
-    """The new-conversation page calls the create service: a refusal there
-    (a group over CHAT_GROUP_MAX_MEMBERS) shows on the form."""
-    settings.CHAT_GROUP_MAX_MEMBERS = 2
-    me, *others = [UserFactory() for _ in range(3)]
-    client.force_login(me)
+def test_a_service_refusal_on_a_page_is_the_forms_error_not_a_500(client):
+    """The sign-up page calls the registration service: its refusal (a
+    username that looks like a taken one, "alice" with a Cyrillic a) shows on
+    the form."""
+    UserFactory(username="alice")
     response = client.post(
-        "/conversations/new/", {"users": [user.pk for user in others], "title": "Too big"}
+        "/accounts/signup/",
+        {
+            "username": "\u0430lice",
+            "display_name": "Not Alice",
+            "password1": TEST_PASSWORD,
+            "password2": TEST_PASSWORD,
+        },
     )
     assert response.status_code == 200
-    assert "at most 2" in response.content.decode()
+    assert "looks like it" in response.content.decode()
+    assert not User.objects.filter(display_name="Not Alice").exists()

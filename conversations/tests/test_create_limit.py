@@ -34,18 +34,3 @@ def test_the_limit_is_per_user(settings, user_client, other_client, user, other_
     assert create_group(user_client, other_user, outsider).status_code == 201
     assert create_group(other_client, user, outsider).status_code == 201
     assert_error(create_group(user_client, other_user, outsider), 429, "throttled")
-
-
-def test_the_page_shares_the_budget_and_shows_the_refusal(
-    settings, client, user, user_client, other_user, outsider
-):
-    set_rates(settings, {"conversation.create": "1/min"})
-    assert create_group(user_client, other_user, outsider).status_code == 201
-    client.force_login(user)
-
-    page = client.post("/conversations/new/", {"users": [other_user.pk, outsider.pk]})
-
-    assert page.status_code == 429
-    assert int(page["Retry-After"]) >= 1
-    assert "Too many conversations started" in page.content.decode()
-    assert Conversation.objects.count() == 1
