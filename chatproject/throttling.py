@@ -33,6 +33,7 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
+from django.utils.translation import gettext_noop
 
 from chatproject.errors import Throttled
 
@@ -247,7 +248,12 @@ class RateLimited(Throttled):
     """429 `throttled` from the limiter: the envelope with
     details.retryAfterSeconds and the Retry-After header over REST, an
     `error` frame with the same code, status and details on the socket, the
-    form's error on the pages (chatproject.errors.describe)."""
+    form's error on the pages (chatproject.errors.describe). `reason` is the
+    message without the wait, for a page to translate (users.forms.rate_limited_notice)."""
+
+    def __init__(self, wait: float, message: str) -> None:
+        super().__init__(wait, message)
+        self.reason = message
 
 
 def enforce(scope: str, key: str, message: str) -> None:
@@ -285,10 +291,17 @@ def limit_auth_attempt(request: HttpRequest, username: object) -> None:
     the caller forgives it (auth_succeeded) when it succeeds, so that only
     failed attempts stay counted. Counting before checking the password keeps
     the budget exact under parallel guessing."""
-    enforce("auth.ip", client_ip(request), "Too many sign-in attempts from your address.")
+    # In English in the API; marked for the sign-in pages' translation.
+    enforce(
+        "auth.ip", client_ip(request), gettext_noop("Too many sign-in attempts from your address.")
+    )
     name = normalize_username(username)
     if name:
-        enforce("auth.username", name, "Too many failed sign-in attempts for this username.")
+        enforce(
+            "auth.username",
+            name,
+            gettext_noop("Too many failed sign-in attempts for this username."),
+        )
 
 
 def auth_succeeded(username: object) -> None:

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from chatproject import throttling
@@ -23,6 +23,17 @@ def add_service_errors(
         form.add_error(
             field if field in form.fields else None, [gettext(error) for error in errors]
         )
+
+
+def rate_limited_notice(exc: throttling.RateLimited) -> str:
+    """A sign-in page's error for `exc` in the page's language: its reason
+    and the wait, as the API's message says them in English."""
+    wait = ngettext(
+        "Expected available in %(seconds)d second.",
+        "Expected available in %(seconds)d seconds.",
+        exc.wait,
+    ) % {"seconds": exc.wait}
+    return f"{gettext(exc.reason)} {wait}"
 
 
 class SignUpForm(UserCreationForm):
@@ -47,7 +58,7 @@ class LimitedAuthenticationMixin:
             throttling.limit_auth_attempt(self.request, username)
         except throttling.RateLimited as exc:
             self.retry_after = exc.wait
-            raise ValidationError(exc.message, code="throttled") from None
+            raise ValidationError(rate_limited_notice(exc), code="throttled") from None
         cleaned_data = super().clean()
         throttling.auth_succeeded(username)
         return cleaned_data

@@ -15,7 +15,14 @@ from django.views.decorators.http import require_POST
 from chatproject import throttling
 from chatproject.errors import Invalid
 from users import services
-from users.forms import LoginForm, NewTokenForm, ProfileForm, SignUpForm, add_service_errors
+from users.forms import (
+    LoginForm,
+    NewTokenForm,
+    ProfileForm,
+    SignUpForm,
+    add_service_errors,
+    rate_limited_notice,
+)
 from users.models import User
 
 TOKEN_ID = re.compile(r"[0-9]{1,18}")
@@ -31,7 +38,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         try:
             throttling.limit_auth_attempt(request, username)
         except throttling.RateLimited as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, rate_limited_notice(exc))
             response = render(request, "registration/signup.html", {"form": form}, status=429)
             response["Retry-After"] = str(exc.wait)
             return response

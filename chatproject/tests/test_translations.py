@@ -16,7 +16,9 @@ import pytest
 from django.conf import settings
 
 from messaging.services import delete_message, edit_message, send_message
+from tests.support.api import assert_error
 from tests.support.factories import TEST_PASSWORD, ConversationFactory, UserFactory
+from tests.support.throttling import set_rates
 from users import services as user_services
 from users.models import User
 
@@ -417,6 +419,27 @@ def test_the_sign_up_pages_errors_in_polish(client, ala):
         client, "/accounts/signup/", post=taken, expected=("Ta nazwa użytkownika jest zajęta",)
     )
     assert list(User.objects.values_list("username", flat=True)) == ["ala"]
+
+
+def test_the_sign_in_limit_in_polish_and_in_english_in_the_api(
+    settings, client, api_client, clock, ala
+):
+    """The login page's notice is the limiter's reason and wait, translated;
+    the API's message for the same limit stays English."""
+    set_rates(settings, {"auth.username": "1/min"})
+    form = {"username": "ala", "password": "guess"}
+    client.post("/accounts/login/", form)
+    lines = assert_translated_page(client, "/accounts/login/", post=form, status=429)
+    notice = "Zbyt wiele nieudanych prób logowania na tę nazwę użytkownika. Spróbuj ponownie za"
+    assert any(re.fullmatch(rf"{notice} \d+ sekund[ay]?\.", line) for line in lines), lines
+    response = api_client.post(
+        "/api/auth/token",
+        {"username": "ala", "password": "guess"},
+        format="json",
+        headers=POLISH_BROWSER,
+    )
+    error = assert_error(response, 429, "throttled")
+    assert error["message"].startswith("Too many failed sign-in attempts for this username.")
 
 
 @pytest.mark.parametrize(
