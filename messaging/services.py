@@ -218,10 +218,18 @@ def import_messages(
 # Closing and reopening: a conversation status change with its system notice -
 
 
-def post_system_message(conversation: Conversation, text: str) -> None:
+def post_system_message(
+    conversation: Conversation, text: str, *, actor: User | None = None
+) -> None:
     """A system message (no sender, kind system) through the one send path,
-    so it gets its seq and version and reaches live sockets."""
-    send_message(sender=None, conversation=conversation, text=text, kind=Message.Kind.SYSTEM)
+    so it gets its seq and version and reaches live sockets. The notice of
+    the actor's own change is not unread for the actor (as their own
+    message is not): their read mark moves past it."""
+    message, _ = send_message(
+        sender=None, conversation=conversation, text=text, kind=Message.Kind.SYSTEM
+    )
+    if actor is not None:
+        mark_sender_read(conversation.pk, actor.pk, message.seq)
 
 
 SYSTEM_NAME_MAX = 64
@@ -251,7 +259,14 @@ def actor_suffix(actor: User | None) -> str:
     return f" by {system_name(actor)}"
 
 
-def change_status(conversation: Conversation, *, to: str, closed_at, announcement: str) -> bool:
+def change_status(
+    conversation: Conversation,
+    *,
+    to: str,
+    closed_at,
+    announcement: str,
+    actor: User | None = None,
+) -> bool:
     """Move an open conversation to closed or back, with a system message that
     members' sockets receive as any message. A conversation already in the
     target status is left alone (False). Runs inside the caller's transaction."""
@@ -265,7 +280,7 @@ def change_status(conversation: Conversation, *, to: str, closed_at, announcemen
         conversation.refresh_from_db(fields=["status", "closed_at"])
         return False
     conversation.status, conversation.closed_at = to, closed_at
-    post_system_message(conversation, announcement)
+    post_system_message(conversation, announcement, actor=actor)
     return True
 
 
@@ -279,6 +294,7 @@ def close_conversation(conversation: Conversation, *, actor: User | None = None)
         to=Conversation.Status.CLOSED,
         closed_at=timezone.now(),
         announcement=f"Conversation closed{actor_suffix(actor)}.",
+        actor=actor,
     )
 
 
@@ -290,6 +306,7 @@ def reopen_conversation(conversation: Conversation, *, actor: User | None = None
         to=Conversation.Status.OPEN,
         closed_at=None,
         announcement=f"Conversation reopened{actor_suffix(actor)}.",
+        actor=actor,
     )
 
 
@@ -319,7 +336,9 @@ def rename_group(*, actor: User, conversation: Conversation, title: str) -> Conv
     conversation = group_for_change(conversation.pk)
     if conversation.title == title:
         return conversation
-    post_system_message(conversation, f"{system_name(actor)} renamed the group to “{title}”.")
+    post_system_message(
+        conversation, f"{system_name(actor)} renamed the group to “{title}”.", actor=actor
+    )
     conversation_services.set_title(conversation=conversation, title=title)
     conversation_events.publish_conversation_updated(
         conversation_selectors.with_members(conversation)
@@ -338,7 +357,7 @@ def add_group_members(
     users = conversation_services.users_to_add(conversation=conversation, user_ids=user_ids)
     if users:
         names = ", ".join(system_name(user) for user in users)
-        post_system_message(conversation, f"{system_name(actor)} added {names}.")
+        post_system_message(conversation, f"{system_name(actor)} added {names}.", actor=actor)
         conversation_services.add_members(conversation=conversation, users=users)
     return conversation
 
@@ -370,6 +389,6 @@ def remove_group_member(*, actor: User, conversation: Conversation, user_id: int
         notice = f"{system_name(actor)} removed {system_name(removed.user)}."
     else:
         raise PermissionDenied("Only an owner or an agent of the group can remove others.")
-    post_system_message(conversation, notice)
+    post_system_message(conversation, notice, actor=actor)
     removed.conversation = conversation
     conversation_services.remove_member(removed)

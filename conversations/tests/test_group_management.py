@@ -398,3 +398,26 @@ def test_mute_needs_a_boolean_and_a_membership(user_client, outsider_client, gro
         user_client.patch("/api/conversations/999999/membership", {"muted": True}, format="json"),
         404,
     )
+
+
+def test_the_notice_of_my_own_change_is_not_unread_for_me(user_client, other_client, group, third):
+    """As my own message is not: my read mark moves past it; the others have it unread."""
+    assert (
+        user_client.patch(
+            f"/api/conversations/{group.pk}/details", {"title": "New plans"}, format="json"
+        ).status_code
+        == 200
+    )
+    assert (
+        user_client.delete(f"/api/conversations/{group.pk}/members/{third.pk}").status_code == 204
+    )
+
+    def unread(client) -> int:
+        return client.get(f"/api/conversations/{group.pk}/details").json()["unreadCount"]
+
+    assert notices(group)[-2:] == [
+        f"{group.memberships.get(role='owner').user.name} renamed the group to “New plans”.",
+        f"{group.memberships.get(role='owner').user.name} removed Carol.",
+    ]
+    assert unread(user_client) == 0
+    assert unread(other_client) == 2
