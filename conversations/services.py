@@ -377,6 +377,20 @@ def delete_conversations(*, conversations: Iterable[Conversation]) -> int:
     return len(members)
 
 
+def keep_an_owner(conversation: Conversation) -> None:
+    """A group whose last owner left gets one: its earliest member still in
+    it (as WhatsApp does), so that someone can still remove members."""
+    members = Membership.objects.filter(conversation=conversation)
+    if (
+        conversation.kind != Conversation.Kind.GROUP
+        or members.filter(role=Membership.Role.OWNER).exists()
+    ):
+        return
+    heir = members.filter(role=Membership.Role.MEMBER).order_by("joined_at", "pk").first()
+    if heir is not None:
+        set_member_role(heir, Membership.Role.OWNER)
+
+
 @transaction.atomic
 def remove_member(membership: Membership) -> None:
     """Remove a member; their messages stay (with their sender). The members'
@@ -386,5 +400,7 @@ def remove_member(membership: Membership) -> None:
     client `conversation.removed`. In that order, so that a removed user's
     last frame of the conversation is its removal."""
     membership.delete()
+    if membership.role == Membership.Role.OWNER:
+        keep_an_owner(membership.conversation)
     events.publish_conversation_updated(selectors.with_members(membership.conversation))
     events.publish_membership_removed(membership)

@@ -421,3 +421,15 @@ def test_the_notice_of_my_own_change_is_not_unread_for_me(user_client, other_cli
     ]
     assert unread(user_client) == 0
     assert unread(other_client) == 2
+
+
+def test_when_the_owner_leaves_the_earliest_member_becomes_owner(
+    user_client, other_client, user, other_user, third, group
+):
+    assert user_client.delete(f"/api/conversations/{group.pk}/members/{user.pk}").status_code == 204
+    roles = dict(group.memberships.values_list("user_id", "role"))
+    assert roles == {other_user.pk: "owner", third.pk: "member"}
+    # The new owner can now remove someone.
+    assert (
+        other_client.delete(f"/api/conversations/{group.pk}/members/{third.pk}").status_code == 204
+    )
