@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import RequestFactory
+from django.utils import translation
+from django.views.defaults import server_error
 
 from messaging.services import delete_message, edit_message, send_message
 from tests.support.api import assert_error
@@ -241,24 +244,29 @@ def literal_parts(msgid: str) -> list[str]:
     return [run for run in runs if re.search(r"[A-Za-z]", run)]
 
 
-def english_strings_of(response) -> set[str]:
-    """The English of every translated msgid of the templates `response` rendered."""
-    templates = {f"templates/{template.name}" for template in response.templates if template.name}
+def rendered_templates(response) -> set[str]:
+    return {template.name for template in response.templates if template.name}
+
+
+def english_strings_of(templates: set[str]) -> set[str]:
+    """The English of every translated msgid of `templates` (names as Django's loader has them)."""
+    locations = {f"templates/{name}" for name in templates}
     _, entries = read_po("django")
     return {
         part
         for entry in entries
-        if entry.locations & templates and entry.msgstr[0] != entry.msgid
+        if entry.locations & locations and entry.msgstr[0] != entry.msgid
         for part in literal_parts(entry.msgid)
     }
 
 
-def english_left(response) -> set[str]:
-    """Which of its templates' English strings the page shows."""
+def english_left(response, templates: set[str] | None = None) -> set[str]:
+    """Which of its templates' English strings the page shows (`templates`:
+    those it rendered, when the test client did not render it)."""
     text = "\n".join(shown_lines(response))
     return {
         english
-        for english in english_strings_of(response)
+        for english in english_strings_of(templates or rendered_templates(response))
         if re.search(rf"(?<!\w){re.escape(english)}(?!\w)", text)
     }
 
@@ -367,7 +375,7 @@ def test_the_checks_find_the_english_of_an_english_page(ala_client, chats):
     compared with itself every line of it is "unmarked"."""
     english = ala_client.get(f"/c/{chats['direct'].pk}/", headers=ENGLISH_BROWSER)
     expected = {"Conversations", "Send", "Filter conversations", "Message", "New", "Log out"}
-    assert expected <= english_strings_of(english)
+    assert expected <= english_strings_of(rendered_templates(english))
     assert expected <= english_left(english)
     assert len(english_left(english)) > 30
     assert {"Conversations", "Send", "Filter conversations", "Log out"} <= unmarked_lines(
@@ -477,6 +485,23 @@ def test_the_404_page_in_polish(ala_client):
         status=404,
         expected=("Nie znaleziono strony",),
     )
+
+
+def test_the_403_page_in_polish(client):
+    client.force_login(UserFactory(is_staff=True))  # staff, not a superuser
+    assert_translated_page(
+        client, "/admin/status/", status=403, expected=("Nie możesz otworzyć tej strony", "Czat")
+    )
+
+
+def test_the_500_page_in_polish():
+    """Rendered with no context at all, in the language the request had."""
+    with translation.override("pl"):
+        response = server_error(RequestFactory().get("/"))
+    assert response.status_code == 500
+    assert '<html lang="pl"' in response.content.decode()
+    assert english_left(response, {"500.html", "errors/base.html"}) == set()
+    assert "Coś poszło nie tak" in shown_lines(response)
 
 
 def test_the_status_page_in_polish(admin_client):
