@@ -34,8 +34,14 @@ from tests.support.browser import (
     BrowserLog,
     Live,
     Person,
+    SocketSwitch,
+    api_token,
+    conversation_id,
+    conversation_row,
     log_out,
+    post_message,
     start_conversation,
+    unread_badge,
     wait_for_message,
 )
 from tests.support.live_server import ROOT
@@ -59,34 +65,6 @@ RESULTS = ROOT / "test-results"
 # -- plumbing -------------------------------------------------------------------
 
 
-class SocketSwitch:
-    """Routes a browser context's sockets through Playwright so that a test can
-    cut them, as a network drop would, while the server keeps running
-    (`set_offline` leaves open sockets alone). While cut, every new socket is
-    closed at once with 1006, as a connection that cannot be made."""
-
-    def __init__(self, context: BrowserContext) -> None:
-        self.up = True
-        self.routes: list[WebSocketRoute] = []
-        context.route_web_socket(re.compile(r"/ws/chat/$"), self.route)
-
-    def route(self, socket: WebSocketRoute) -> None:
-        if self.up:
-            socket.connect_to_server()
-            self.routes.append(socket)
-        else:
-            socket.close(code=1006)
-
-    def cut(self) -> None:
-        self.up = False
-        for socket in self.routes:
-            socket.close(code=1006)
-        self.routes.clear()
-
-    def restore(self) -> None:
-        self.up = True
-
-
 def message_texts(page: Page) -> list[str]:
     return page.eval_on_selector_all(
         "#message-list li.message .text", "items => items.map(item => item.textContent)"
@@ -95,17 +73,6 @@ def message_texts(page: Page) -> list[str]:
 
 def count_text(page: Page, text: str) -> int:
     return message_texts(page).count(text)
-
-
-def conversation_id(path: str) -> str:
-    match = re.search(r"/c/(\d+)/", path)
-    assert match, path
-    return match.group(1)
-
-
-def unread_badge(page: Page, path: str):
-    row = page.locator(f'li.conversation-row[data-conversation-id="{conversation_id(path)}"]')
-    return row.locator(".unread")
 
 
 # -- scenarios ------------------------------------------------------------------
@@ -469,21 +436,6 @@ def test_reconnects_after_server_restart_and_catches_up(pair, live: Live, browse
     ben.send("back online")
     wait_for_message(ann.page, "back online", timeout=LIVE_DELIVERY)
     assert count_text(ann.page, "back online") == 1
-
-
-def api_token(live: Live, person: Person) -> str:
-    body = {"username": person.username, "password": PASSWORD}
-    return live.api("POST", "/api/auth/token", body)["token"]
-
-
-def post_message(live: Live, token: str, sender: Person, path: str, text: str) -> None:
-    """`sender` posts `text` over REST (no browser involved)."""
-    body = {"conversationId": conversation_id(path), "sender": sender.id, "text": text}
-    live.api("POST", "/api/messages", body, token=token)
-
-
-def conversation_row(page: Page, path: str):
-    return page.locator(f'li.conversation-row[data-conversation-id="{conversation_id(path)}"]')
 
 
 def test_inbox_resyncs_when_shown_again_from_the_back_forward_cache(

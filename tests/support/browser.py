@@ -9,10 +9,11 @@ Every wait is bounded (TIMEOUT, in milliseconds, unless a caller says otherwise)
 import json
 import re
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, WebSocketRoute, expect
 
 from tests.support.live_server import Deployment, Server
 
@@ -33,15 +34,22 @@ class Live:
     def url(self) -> str:
         return self.server.url
 
-    def api(self, method: str, path: str, body: dict, token: str | None = None) -> dict:
+    def api(
+        self, method: str, path: str, body: dict | None = None, token: str | None = None
+    ) -> dict | list | None:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(
-            self.url + path, data=json.dumps(body).encode(), headers=headers, method=method
-        )
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
         with urllib.request.urlopen(request, timeout=5) as response:
-            return json.load(response)
+            content = response.read()
+        return json.loads(content) if content else None
+
+    def shell(self, code: str) -> str:
+        """Run `code` in the deployment's `manage.py shell` (the ORM on its
+        database): test data the API cannot make, such as old messages."""
+        return self.deployment.manage("shell", "-c", code)
 
 
 @dataclass
@@ -99,6 +107,40 @@ class Person:
         expect(self.page.locator("#message-list li.pending")).to_have_count(0)
 
 
+@dataclass
+class ApiUser:
+    """Someone who uses the API only (no browser): cheaper than a sign-up page."""
+
+    username: str
+    name: str
+    id: str
+    token: str
+
+
+def sign_up_over_api(live: Live, name: str) -> ApiUser:
+    username = f"{name.split()[0].lower()}{uuid.uuid4().hex[:8]}"
+    body = {"username": username, "password": PASSWORD, "displayName": name}
+    answer = live.api("POST", "/api/auth/signup", body)
+    return ApiUser(username, name, answer["user"]["id"], answer["token"])
+
+
+def api_token(live: Live, person: "Person") -> str:
+    body = {"username": person.username, "password": PASSWORD}
+    return live.api("POST", "/api/auth/token", body)["token"]
+
+
+def conversation_id(path: str) -> str:
+    match = re.search(r"/c/(\d+)/", path)
+    assert match, path
+    return match.group(1)
+
+
+def post_message(live: Live, token: str, sender: "Person | ApiUser", path: str, text: str) -> dict:
+    """`sender` posts `text` over REST (no browser involved); the stored message."""
+    body = {"conversationId": conversation_id(path), "sender": sender.id, "text": text}
+    return live.api("POST", "/api/messages", body, token=token)
+
+
 def page_data(page: Page) -> dict:
     return json.loads(page.locator("#page-data").text_content())
 
@@ -148,3 +190,40 @@ def log_out(page: Page) -> None:
     """Sign out with the header's user menu (opened first: the button is inside it)."""
     page.locator("details.user-menu summary").click()
     page.get_by_role("button", name="Log out").click()
+
+
+def unread_badge(page: Page, path: str):
+    row = page.locator(f'li.conversation-row[data-conversation-id="{conversation_id(path)}"]')
+    return row.locator(".unread")
+
+
+def conversation_row(page: Page, path: str):
+    return page.locator(f'li.conversation-row[data-conversation-id="{conversation_id(path)}"]')
+
+
+class SocketSwitch:
+    """Routes a browser context's sockets through Playwright so that a test can
+    cut them, as a network drop would, while the server keeps running
+    (`set_offline` leaves open sockets alone). While cut, every new socket is
+    closed at once with 1006, as a connection that cannot be made."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.up = True
+        self.routes: list[WebSocketRoute] = []
+        context.route_web_socket(re.compile(r"/ws/chat/$"), self.route)
+
+    def route(self, socket: WebSocketRoute) -> None:
+        if self.up:
+            socket.connect_to_server()
+            self.routes.append(socket)
+        else:
+            socket.close(code=1006)
+
+    def cut(self) -> None:
+        self.up = False
+        for socket in self.routes:
+            socket.close(code=1006)
+        self.routes.clear()
+
+    def restore(self) -> None:
+        self.up = True
