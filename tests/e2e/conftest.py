@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.support.browser import (
     DESKTOP,
@@ -91,6 +91,33 @@ def sign_up(
         context.close()
     assert browser_log.dialogs == [], browser_log.dialogs
     assert browser_log.unexpected() == [], browser_log.unexpected()
+
+
+@pytest.fixture
+def sign_in(browser: Browser, live: Live, browser_log: BrowserLog) -> Iterator[Callable[..., Page]]:
+    """sign_in(person, **context_options) -> a page of `person` signed in from
+    another browser (a fresh context with `context_options`, e.g. color_scheme
+    or locale, through the login page: a session of its own), on the inbox."""
+    contexts: list[BrowserContext] = []
+
+    def make(person: Person, **context_options) -> Page:
+        options = {"viewport": DESKTOP, **context_options}
+        context = browser.new_context(base_url=live.url, **options)
+        contexts.append(context)
+        context.set_default_timeout(TIMEOUT)
+        page = context.new_page()
+        browser_log.watch(page, f"{person.username} (another browser)")
+        page.goto("/accounts/login/")
+        page.fill("#id_username", person.username)
+        page.fill("#id_password", PASSWORD)
+        page.locator("#id_password").press("Enter")  # whatever the page's language
+        page.wait_for_url(f"{live.url}/")
+        expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture

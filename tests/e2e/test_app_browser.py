@@ -12,16 +12,11 @@ looks at get a browser context. The fixtures are tests/e2e/conftest.py's.
 
 import json
 import re
-from collections.abc import Iterator
 
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect
+from playwright.sync_api import BrowserContext, Page, WebSocketRoute, expect
 
 from tests.support.asyncapi import validator_for
 from tests.support.browser import (
-    DESKTOP,
-    PASSWORD,
-    TIMEOUT,
     BrowserLog,
     Live,
     Person,
@@ -100,31 +95,6 @@ def system_notices(page: Page) -> list[str]:
     return page.eval_on_selector_all(
         "#message-list li.message.system .text", "items => items.map(item => item.textContent)"
     )
-
-
-@pytest.fixture
-def other_browser(browser: Browser, live: Live, browser_log: BrowserLog) -> Iterator[callable]:
-    """other_browser(person) -> a page of `person` signed in from a second
-    browser (a context of its own, through the login page), on the inbox."""
-    contexts: list[BrowserContext] = []
-
-    def sign_in(person: Person) -> Page:
-        context = browser.new_context(base_url=live.url, viewport=DESKTOP)
-        contexts.append(context)
-        context.set_default_timeout(TIMEOUT)
-        page = context.new_page()
-        browser_log.watch(page, f"{person.username} (second browser)")
-        page.goto("/accounts/login/")
-        page.fill("#id_username", person.username)
-        page.fill("#id_password", PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{live.url}/")
-        expect(page.locator("#connection")).to_have_attribute("data-state", "online")
-        return page
-
-    yield sign_in
-    for context in contexts:
-        context.close()
 
 
 # -- attention: the sidebar, the title, notifications ----------------------------
@@ -580,12 +550,12 @@ def test_a_refused_send_offers_retry_and_discard(sign_up, live: Live):
 
 
 def test_sign_out_everywhere_closes_the_other_browsers_socket(
-    sign_up, other_browser, browser_log: BrowserLog
+    sign_up, sign_in, browser_log: BrowserLog
 ):
     browser_log.allowed.append(SIGN_IN_CHECK_REFUSED)
     ann, ben = sign_up("Ann Able"), sign_up("Ben Baker")
     path = start_conversation(ann, ben)
-    elsewhere = other_browser(ann)
+    elsewhere = sign_in(ann)
     elsewhere.goto(path)
     expect(elsewhere.locator("#connection")).to_have_attribute("data-state", "online")
 
@@ -659,3 +629,81 @@ def test_quick_switcher_and_keyboard_through_the_messages(sign_up, live: Live):
     expect(message_item(page, "first of mine")).to_be_focused()
     page.keyboard.press("Escape")
     expect(page.locator("#composer-text")).to_be_focused()
+
+
+# -- language --------------------------------------------------------------------------
+
+# The UI chrome's English, from the chat page, its dialogs and its scripts: none
+# of it may be left on the Polish page (names and message texts are Polish here;
+# key names such as Enter and Shift are the same in Polish).
+ENGLISH_CHROME = [
+    "Chat",
+    "Conversations",
+    "New",
+    "conversation",
+    "Filter",
+    "Send",
+    "to send",
+    "new line",
+    "Jump to",
+    "Today",
+    "settings",
+    "Connected",
+    "Connecting",
+    "Messages",
+    "Members",
+    "Message",
+    "Profile",
+    "Log out",
+    "tokens",
+    "theme",
+    "Skip to content",
+    "Copy link",
+    "Edit",
+    "Delete",
+    "you",
+    "online",
+    "offline",
+    "Seen",
+    "start of the conversation",
+    "Rename",
+    "Group name",
+    "Mute",
+    "Add people",
+    "Leave",
+    "Done",
+]
+CHROME_TEXT = """() => {
+  const texts = [document.title, document.body.innerText];
+  for (const element of document.querySelectorAll("[placeholder], [aria-label], [title]")) {
+    for (const name of ["placeholder", "aria-label", "title"]) {
+      if (element.hasAttribute(name)) texts.push(element.getAttribute(name));
+    }
+  }
+  for (const hidden of document.querySelectorAll(".visually-hidden")) {
+    texts.push(hidden.textContent);
+  }
+  return texts.join("\\n");
+}"""
+
+
+def english_left(page: Page) -> list[str]:
+    text = page.evaluate(CHROME_TEXT)
+    return [word for word in ENGLISH_CHROME if re.search(rf"\b{re.escape(word)}\b", text)]
+
+
+def test_the_conversation_page_in_polish(sign_up, sign_in, live: Live):
+    anna = sign_up("Anna Nowak")
+    bartek = sign_up_over_api(live, "Bartek Kowalski")
+    path = start_conversation(anna, bartek, title="")
+    anna.send("Cześć, jak się masz?")
+    post_message(live, bartek.token, bartek, path, "Dobrze, dziękuję")
+    page = sign_in(anna, locale="pl-PL")
+    page.goto(path)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "online")
+    wait_for_message(page, "Dobrze, dziękuję")
+    expect(page.locator("html")).to_have_attribute("lang", "pl")
+    assert english_left(page) == []
+    page.locator("#conversation-settings").click()
+    expect(page.locator("#settings")).to_be_visible()
+    assert english_left(page) == []
