@@ -116,9 +116,12 @@ export function decorate() {
     const created = item.dataset.createdAt ? new Date(item.dataset.createdAt) : new Date();
     const newDay = !previous || dayKey(previous.created) !== dayKey(created);
     if (newDay && !item.classList.contains("pending")) list.insertBefore(separator(created), item);
+    // A pending or failed message keeps its name line: its status, Retry
+    // and Discard are there.
     const continued =
       previous &&
       !newDay &&
+      !item.classList.contains("pending") &&
       !item.classList.contains("system") &&
       !previous.item.classList.contains("system") &&
       previous.item.dataset.sender === item.dataset.sender &&
