@@ -8,27 +8,23 @@ README.md) are written to docs/ with CHAT_UPDATE_SCREENSHOTS=1 and to
 test-results/ otherwise. The fixtures are tests/e2e/conftest.py's.
 """
 
-import os
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.browser import (
+    SCREENSHOTS,
     TIMEOUT,
     Live,
     Person,
+    no_sideways_scroll,
     post_message,
     sign_up_over_api,
     start_conversation,
     wait_for_message,
 )
-from tests.support.live_server import ROOT
 
 BLOCKING = {"serious", "critical"}
-SCREENSHOTS = ROOT / (
-    "docs" if os.environ.get("CHAT_UPDATE_SCREENSHOTS") == "1" else "test-results"
-)
 HEADER_MAX_PX = 60
 
 axe = Axe()
@@ -114,12 +110,6 @@ def test_no_serious_violation_on_any_page_in_either_theme(
     found += signed_out_pages(browser, live, "light")
     found += signed_out_pages(browser, live, "dark")
     assert found == [], "\n".join(found)
-
-
-def no_sideways_scroll(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    viewport = page.viewport_size["width"]
-    assert width <= viewport, f"{page.url} is {width} px wide at {viewport} px"
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

@@ -17,6 +17,9 @@ from playwright.sync_api import BrowserContext, Page, WebSocketRoute, expect
 
 from tests.support.asyncapi import validator_for
 from tests.support.browser import (
+    RECONNECT_TIMEOUT,
+    SIGN_IN_CHECK_REFUSED,
+    WEBSOCKET_FAILED,
     BrowserLog,
     Live,
     Person,
@@ -31,10 +34,6 @@ from tests.support.browser import (
     unread_badge,
     wait_for_message,
 )
-
-RECONNECT_TIMEOUT = 15000  # ms: backoff (at most 10 s) after a restart
-WEBSOCKET_FAILED = re.compile(r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/ws/chat/' failed")
-SIGN_IN_CHECK_REFUSED = re.compile(r"Failed to load resource: .* status of 40[13]")
 
 # Every Notification the page makes, recorded instead of shown; the
 # permission stays the browser's (granted in the context).

@@ -14,7 +14,6 @@ The fixtures are tests/e2e/conftest.py's, the plumbing tests/support/browser.py.
 """
 
 import json
-import os
 import re
 import time
 import uuid
@@ -30,7 +29,11 @@ from playwright.sync_api import (
 
 from tests.support.browser import (
     PASSWORD,
+    RECONNECT_TIMEOUT,
+    SCREENSHOTS,
+    SIGN_IN_CHECK_REFUSED,
     TIMEOUT,
+    WEBSOCKET_FAILED,
     BrowserLog,
     Live,
     Person,
@@ -39,6 +42,7 @@ from tests.support.browser import (
     conversation_id,
     conversation_row,
     log_out,
+    no_sideways_scroll,
     post_message,
     start_conversation,
     unread_badge,
@@ -46,18 +50,10 @@ from tests.support.browser import (
 )
 from tests.support.live_server import ROOT
 
-RECONNECT_TIMEOUT = 15000  # ms: backoff (at most 10 s) after a restart
 LIVE_DELIVERY = 2000  # ms: from the sender's ack to the message on the other's page
 PHONE = {"width": 375, "height": 667}
-WEBSOCKET_FAILED = re.compile(r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/ws/chat/' failed")
-SIGN_IN_CHECK_REFUSED = re.compile(r"Failed to load resource: .* status of 40[13]")
 # Chromium closes a page's sockets when the page enters the back/forward cache.
 WEBSOCKET_CACHED = re.compile(r"WebSocket connection to .* failed: Page entered Back-Forward Cache")
-# The screenshots in docs/ (README.md, docs/web.md) are refreshed with CHAT_UPDATE_SCREENSHOTS=1; an
-# ordinary run writes them to test-results/ and leaves the tree unchanged.
-SCREENSHOTS = ROOT / (
-    "docs" if os.environ.get("CHAT_UPDATE_SCREENSHOTS") == "1" else "test-results"
-)
 
 RESULTS = ROOT / "test-results"
 
@@ -319,16 +315,11 @@ def test_read_receipt(sign_up):
     assert ann.page.evaluate(seen_in) == "and this one?"
 
 
-def no_horizontal_scroll(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{page.url} is {width} px wide"
-
-
 def test_phone_width_has_no_horizontal_scroll(sign_up):
     ann = sign_up("Annabelle Featherstonehaugh-Worthington", viewport=PHONE)
     ben = sign_up("Ben Baker", viewport=PHONE)
     for page in (ann.page, ben.page):
-        no_horizontal_scroll(page)  # the inbox, empty
+        no_sideways_scroll(page)  # the inbox, empty
     path = start_conversation(ann, ben)
     expect(ann.page.locator("#connection")).to_have_attribute("data-state", "online")
     ann.send("A normal sentence that wraps over more than one line on a phone screen.")
@@ -338,14 +329,14 @@ def test_phone_width_has_no_horizontal_scroll(sign_up):
     ben.open(path)
     for person in (ann, ben):
         page = person.page
-        no_horizontal_scroll(page)
+        no_sideways_scroll(page)
         expect(page.locator("#composer-text")).to_be_in_viewport(ratio=1)
         expect(page.get_by_role("button", name="Send")).to_be_in_viewport(ratio=1)
         box = page.locator("#composer-text").bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
         assert box["y"] + box["height"] <= PHONE["height"]
         person.open("/")
-        no_horizontal_scroll(page)
+        no_sideways_scroll(page)
         expect(page.locator("li.conversation-row")).to_have_count(1)
 
 

@@ -7,6 +7,7 @@ Every wait is bounded (TIMEOUT, in milliseconds, unless a caller says otherwise)
 """
 
 import json
+import os
 import re
 import urllib.request
 import uuid
@@ -15,12 +16,22 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import BrowserContext, Page, WebSocketRoute, expect
 
-from tests.support.live_server import Deployment, Server
+from tests.support.live_server import ROOT, Deployment, Server
 
 TIMEOUT = 5000  # ms: the bound of every wait unless a test says otherwise
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DESKTOP = {"width": 1000, "height": 700}
 PASSWORD = "Quiet-river-2718"
+
+RECONNECT_TIMEOUT = 15000  # ms: backoff (at most 10 s) after a restart
+WEBSOCKET_FAILED = re.compile(r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/ws/chat/' failed")
+# A page closed with 4401 asks whether it is still signed in: no (401/403).
+SIGN_IN_CHECK_REFUSED = re.compile(r"Failed to load resource: .* status of 40[13]")
+# The screenshots in docs/ (README.md, docs/web.md) are refreshed with CHAT_UPDATE_SCREENSHOTS=1; an
+# ordinary run writes them to test-results/ and leaves the tree unchanged.
+SCREENSHOTS = ROOT / (
+    "docs" if os.environ.get("CHAT_UPDATE_SCREENSHOTS") == "1" else "test-results"
+)
 
 expect.set_options(timeout=TIMEOUT)
 
@@ -227,3 +238,10 @@ class SocketSwitch:
 
     def restore(self) -> None:
         self.up = True
+
+
+def no_sideways_scroll(page: Page) -> None:
+    """The page is no wider than its viewport."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.viewport_size["width"]
+    assert width <= viewport, f"{page.url} is {width} px wide at {viewport} px"
