@@ -192,6 +192,8 @@ const live = connectLive({
   },
   sinceVersion: conversation.sinceVersion,
   onOpen() {
+    // This socket is mine: I am online, whoever else the server names.
+    setPresence(store.me, true);
     refreshConversations();
     conversation.requestSync();
     conversation.flushOutbox();
@@ -210,6 +212,7 @@ switcher.start({ openConversation: (conversationId) => navigate(conversationId) 
 picker.start();
 manage.start({ afterLeave: (conversationId) => leftConversation(conversationId, "") });
 resetPresence(data.online);
+setPresence(store.me, true);
 
 function startConversation() {
   picker.show({
