@@ -127,6 +127,8 @@ async function refreshConversations() {
     const { data: rows } = await api("GET", "/api/conversations");
     const ids = new Set(rows.map((row) => row.id));
     for (const id of [...store.conversations.keys()]) if (!ids.has(id)) store.dropConversation(id);
+    // Unsent messages of a conversation I am no longer in can never be sent.
+    for (const entry of outbox.all()) if (!ids.has(entry.conversationId)) outbox.remove(entry.clientMessageId);
     for (const row of rows) store.putConversation(row, { quiet: true });
     store.changed();
     conversation.paintHeader();
