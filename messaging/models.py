@@ -31,6 +31,14 @@ class Message(models.Model):
     client_message_id = models.CharField(max_length=64, null=True, blank=True)
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    reply_to = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replies",
+        help_text="The message this one answers (same conversation).",
+    )
 
     class Meta:
         ordering = ["conversation", "seq"]
@@ -52,3 +60,72 @@ class Message(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+class Mention(models.Model):
+    """`user` is mentioned (`@username`) in `message`. The conversation and
+    seq are copied from the message so that a conversation list counts each
+    member's unread mentions in one indexed query (seq above their read mark)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="mention_rows")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mentions"
+    )
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="mentions"
+    )
+    seq = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="one_mention_per_user")
+        ]
+        indexes = [
+            models.Index(fields=["user", "conversation", "seq"], name="mention_by_user_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"@{self.user_id} in {self.message_id}"
+
+
+class Reaction(models.Model):
+    """One user's emoji on one message (an emoji at most once per user)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reactions"
+    )
+    emoji = models.CharField(max_length=64, help_text="One grapheme cluster.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["message", "created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user", "emoji"], name="one_reaction_per_user_emoji"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"
+
+
+class MessageEdit(models.Model):
+    """A message's text before one edit: who edited it and when (edit history)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="edits")
+    previous_text = models.TextField()
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="message_edits",
+    )
+    edited_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["message", "edited_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"edit of {self.message_id} at {self.edited_at}"
