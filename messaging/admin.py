@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from chatproject.errors import DomainError, Invalid
 from chatproject.ids import parse_id
 from messaging import services
-from messaging.models import Message
+from messaging.models import Mention, Message, MessageEdit, Reaction
 
 
 class ConversationIdFilter(admin.SimpleListFilter):
@@ -63,6 +63,44 @@ class AddMessageForm(forms.ModelForm):
         return cleaned
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Rows the services keep (history, resolved mentions): shown, never
+    added, changed or deleted here."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class MessageEditInline(ReadOnlyInline):
+    """The edit history: each edit's previous text, who edited and when."""
+
+    model = MessageEdit
+    fields = readonly_fields = ["edited_at", "edited_by", "previous_text"]
+    ordering = ["edited_at", "pk"]
+    verbose_name = "earlier version"
+    verbose_name_plural = "edit history (the text before each edit)"
+
+
+class MentionInline(ReadOnlyInline):
+    model = Mention
+    fields = readonly_fields = ["user"]
+
+
+class ReactionInline(ReadOnlyInline):
+    """Who reacted with what, in order of first use (removed from the
+    Reactions page, through the service)."""
+
+    model = Reaction
+    fields = readonly_fields = ["emoji", "user", "created_at"]
+    ordering = ["created_at", "pk"]
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     """Admin writes go through messaging.services, so they reach live sockets
@@ -90,14 +128,22 @@ class MessageAdmin(admin.ModelAdmin):
     readonly_fields = [
         "seq",
         "version",
+        "reply_to",
         "created_at",
         "edited_at",
+        "edit_count",
         "deleted_at",
         "client_message_id",
     ]
+    inlines = [MessageEditInline, MentionInline, ReactionInline]
     fields = ["conversation", "sender", "kind", "text", *readonly_fields]
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+    def get_inlines(self, request: HttpRequest, obj: Message | None) -> list:
+        """History and mentions of an existing message; a new one has none
+        (and its add form posts no inline formsets)."""
+        return self.inlines if obj is not None else []
 
     @admin.display(description="text")
     def short_text(self, message: Message) -> str:
@@ -129,3 +175,31 @@ class MessageAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset) -> None:
         services.delete_messages(actor=request.user, messages=queryset)
+
+
+@admin.register(Reaction)
+class ReactionAdmin(admin.ModelAdmin):
+    """Reactions are added by members only; staff may remove any (a
+    moderation), through messaging.services.remove_reaction, so the message
+    takes its next version and members' sockets get `message.updated`."""
+
+    list_display = ["id", "emoji", "user", "message", "created_at"]
+    list_select_related = ["user", "message"]
+    list_filter = ["created_at"]
+    search_fields = ["emoji"]
+    raw_id_fields = ["message", "user"]
+    fields = readonly_fields = ["message", "user", "emoji", "created_at"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Reaction | None = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Reaction) -> None:
+        services.remove_reaction(user=obj.user, message=obj.message, emoji=obj.emoji)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for reaction in queryset.select_related("user", "message"):
+            self.delete_model(request, reaction)

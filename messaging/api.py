@@ -1,7 +1,7 @@
 from urllib.parse import urlencode
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import viewsets
+from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,9 +12,11 @@ from conversations.models import Conversation
 from conversations.selectors import membership_for
 from messaging import events, selectors, services
 from messaging.serializers import (
+    AddReactionSerializer,
     EditMessageSerializer,
     HistoryQuerySerializer,
     MessageSerializer,
+    MessageVersionSerializer,
     SendMessageSerializer,
 )
 
@@ -97,8 +99,9 @@ class MessageViewSet(viewsets.ViewSet):
             client_message_id=client_message_id or None,
             client_timestamp=data.get("clientTimestamp"),
             require_membership=True,
+            reply_to_id=data.get("replyTo"),
         )
-        return Response(events.represented(message))
+        return Response(events.represented(message, viewer_id=request.user.pk))
 
     @extend_schema(
         summary="A conversation's messages",
@@ -135,18 +138,31 @@ class MessageViewSet(viewsets.ViewSet):
         links = history_links(request, query, messages, more)
         if links:
             headers["Link"] = ", ".join(links)
-        return Response(MessageSerializer(messages, many=True).data, headers=headers)
+        return Response(
+            MessageSerializer(messages, many=True, context={"viewer_id": request.user.pk}).data,
+            headers=headers,
+        )
 
     def own_message(self, request: Request, conversation_id: int, message_id: int):
-        membership_for(request.user, conversation_id)
-        message = (
-            selectors.messages_queryset()
-            .filter(pk=message_id, conversation_id=conversation_id)
-            .first()
-        )
-        if message is None:
-            raise NotFound("No such message in this conversation.")
-        return message
+        return selectors.message_of_member(request.user, conversation_id, message_id)
+
+    @extend_schema(
+        summary="A message's edit history",
+        description="Its versions, oldest first: the original text (at its creation, by its "
+        "sender), then the text each edit left (at the edit, by its editor); the last is the "
+        "current text, so a message never edited has one version. Members only. A deleted "
+        "message has no history (404): its texts are erased with it.",
+        responses={
+            200: MessageVersionSerializer(many=True),
+            **error_responses(401, 403, 404),
+        },
+    )
+    def edit_history(self, request: Request, conversationId: int, messageId: int) -> Response:
+        message = self.own_message(request, conversationId, messageId)
+        if message.is_deleted:
+            raise NotFound("The message was deleted, and its history with it.")
+        versions = selectors.edit_history(message)
+        return Response(MessageVersionSerializer(versions, many=True).data)
 
     @extend_schema(
         summary="Edit one of my messages",
@@ -163,7 +179,7 @@ class MessageViewSet(viewsets.ViewSet):
         message = services.edit_message(
             actor=request.user, message=message, text=serializer.validated_data["text"]
         )
-        return Response(events.represented(message))
+        return Response(events.represented(message, viewer_id=request.user.pk))
 
     @extend_schema(
         summary="Delete one of my messages",
@@ -178,4 +194,53 @@ class MessageViewSet(viewsets.ViewSet):
     def destroy(self, request: Request, conversationId: int, messageId: int) -> Response:
         message = self.own_message(request, conversationId, messageId)
         message = services.delete_message(actor=request.user, message=message)
-        return Response(events.represented(message))
+        return Response(events.represented(message, viewer_id=request.user.pk))
+
+    @extend_schema(
+        summary="React to a message",
+        description="Adds my reaction with `emoji` to a message of a conversation I am a member "
+        "of: 201 with the message when it is new, 200 with it unchanged when I had it already "
+        "(idempotent). A change takes the conversation's next `version` and reaches every "
+        "member's sockets as `message.updated`. An emoji is one grapheme cluster of Unicode's "
+        "emoji (✓ too), at most 64 bytes (400 otherwise); a message has at most 20 different "
+        "emoji (409 `too_many_reactions` for a 21st; one already there can still be added). "
+        "System messages take reactions, deleted ones do not (409 `message_deleted`). Adds are "
+        "limited per user, REST and socket together (429 `throttled`).",
+        request=AddReactionSerializer,
+        responses={
+            201: OpenApiResponse(MessageSerializer, "Added"),
+            200: OpenApiResponse(MessageSerializer, "I had it already: the message unchanged"),
+            **error_responses(400, 401, 403, 404, 409, 429),
+        },
+    )
+    def add_reaction(self, request: Request, conversationId: int, messageId: int) -> Response:
+        serializer = AddReactionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = self.own_message(request, conversationId, messageId)
+        throttling.limit_reaction_add(request.user.pk)
+        message, added = services.add_reaction(
+            user=request.user, message=message, emoji=serializer.validated_data["emoji"]
+        )
+        return Response(
+            events.represented(message, viewer_id=request.user.pk),
+            status=status.HTTP_201_CREATED if added else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        summary="Take back my reaction",
+        description="Removes my reaction with `emoji` (URL-encoded in the path) from the "
+        "message: 200 with the message, also when I had none (idempotent: nothing changes "
+        "then). A removal takes the next `version` and is sent as `message.updated`. 409 "
+        "`message_deleted` on a deleted message.",
+        request=None,
+        responses={
+            200: MessageSerializer,
+            **error_responses(401, 403, 404, 409),
+        },
+    )
+    def remove_reaction(
+        self, request: Request, conversationId: int, messageId: int, emoji: str
+    ) -> Response:
+        message = self.own_message(request, conversationId, messageId)
+        message, _ = services.remove_reaction(user=request.user, message=message, emoji=emoji)
+        return Response(events.represented(message, viewer_id=request.user.pk))

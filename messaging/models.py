@@ -30,6 +30,9 @@ class Message(models.Model):
     client_timestamp = models.DateTimeField(null=True, blank=True)
     client_message_id = models.CharField(max_length=64, null=True, blank=True)
     edited_at = models.DateTimeField(null=True, blank=True)
+    edit_count = models.PositiveIntegerField(
+        default=0, help_text="How many times it was edited (its MessageEdit rows)."
+    )
     deleted_at = models.DateTimeField(null=True, blank=True)
     reply_to = models.ForeignKey(
         "self",

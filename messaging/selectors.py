@@ -1,16 +1,49 @@
 """Reads of messages used by more than one caller (REST, socket sync, pages,
 the seed 001-004 endpoints)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import Count, F, Prefetch, Q, prefetch_related_objects
 
+from chatproject.errors import NotFound
 from conversations.models import Conversation
-from messaging.models import Message
+from conversations.selectors import membership_for
+from messaging.models import Mention, Message, MessageEdit, Reaction
+
+# A message's mentions as MessageSerializer reads them (`mention_list`); the
+# send and edit services set the same attribute on the message they store.
+MENTIONS = Prefetch("mention_rows", queryset=Mention.objects.order_by("pk"), to_attr="mention_list")
+# Its reactions in order of first use, as messaging.serializers.reaction_summaries
+# reads them (`reaction_rows`).
+REACTIONS = Prefetch(
+    "reactions", queryset=Reaction.objects.order_by("created_at", "pk"), to_attr="reaction_rows"
+)
+SHAPE_PREFETCHES = (MENTIONS, REACTIONS)
+
+
+def message_rows():
+    """Messages with their senders, for reads that show neither replies nor mentions
+    (the seed 001-004 endpoints)."""
+    return Message.objects.select_related("sender")
 
 
 def messages_queryset():
-    return Message.objects.select_related("sender")
+    """Messages with everything MessageSerializer reads: the sender and the
+    original replied to joined, the mentions and reactions prefetched (one
+    query each per page, whatever its size)."""
+    return message_rows().select_related("reply_to").prefetch_related(*SHAPE_PREFETCHES)
+
+
+def message_of_member(user, conversation_id: int, message_id: int) -> Message:
+    """A message of a conversation `user` is a member of, as messages_queryset
+    reads it: 403 for a non-member, 404 for no such conversation, or no such
+    message in it."""
+    membership_for(user, conversation_id)
+    message = messages_queryset().filter(pk=message_id, conversation_id=conversation_id).first()
+    if message is None:
+        raise NotFound("No such message in this conversation.")
+    return message
 
 
 # Conversations per query of last_messages_by_conversation: each adds an OR
@@ -22,7 +55,8 @@ LAST_MESSAGES_CHUNK = 400
 def last_messages_by_conversation(
     conversations: list[Conversation],
 ) -> dict[int, Message]:
-    """Each conversation's newest message: one query per 400 conversations."""
+    """Each conversation's newest message: one query per 400 conversations,
+    then one per prefetch of SHAPE_PREFETCHES for all of them."""
     pairs = [
         (conversation.pk, conversation.last_seq)
         for conversation in conversations
@@ -34,16 +68,47 @@ def last_messages_by_conversation(
         for conversation_id, seq in pairs[start : start + LAST_MESSAGES_CHUNK]:
             wanted |= Q(conversation_id=conversation_id, seq=seq)
         found.update(
-            (message.conversation_id, message) for message in messages_queryset().filter(wanted)
+            (message.conversation_id, message)
+            # Prefetched once below for every chunk.
+            for message in messages_queryset().prefetch_related(None).filter(wanted)
         )
+    prefetch_related_objects(list(found.values()), *SHAPE_PREFETCHES)
     return found
 
 
+def unread_mention_counts(conversations: list[Conversation]) -> dict[int, int]:
+    """How many times the viewer (each conversation's `my_membership`) is
+    mentioned above their read mark, by conversation: one grouped query over
+    the conversations with unread messages, none when everything is read."""
+    unread = [
+        conversation.my_membership.pk
+        for conversation in conversations
+        if conversation.my_membership is not None
+        and conversation.last_seq > conversation.my_membership.last_read_seq
+    ]
+    if not unread:
+        return {}
+    rows = (
+        Mention.objects.filter(
+            conversation__memberships__pk__in=unread,
+            user_id=F("conversation__memberships__user_id"),
+            seq__gt=F("conversation__memberships__last_read_seq"),
+        )
+        .values("conversation_id")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    return {row["conversation_id"]: row["count"] for row in rows}
+
+
 def with_last_messages(conversations: list[Conversation]) -> list[Conversation]:
-    """Sets each conversation's `last_message` (MemberConversationSerializer's)."""
+    """Sets what MemberConversationSerializer reads beyond with_details: each
+    conversation's `last_message` and `unread_mentions`."""
     last_messages = last_messages_by_conversation(conversations)
+    unread_mentions = unread_mention_counts(conversations)
     for conversation in conversations:
         conversation.last_message = last_messages.get(conversation.pk)
+        conversation.unread_mentions = unread_mentions.get(conversation.pk, 0)
     return conversations
 
 
@@ -92,7 +157,7 @@ def visible_messages(conversation_id: int, *, limit: int) -> list[Message]:
     senders: one query, bounded (deleted messages are tombstones with no text,
     which the foreign APIs have no way to show)."""
     return list(
-        messages_queryset()
+        message_rows()
         .filter(conversation_id=conversation_id, deleted_at__isnull=True)
         .order_by("seq")[:limit]
     )
@@ -107,7 +172,7 @@ def visible_messages_page(
     page * per_page index entries of this one conversation."""
     offset = (page - 1) * per_page
     rows = list(
-        messages_queryset()
+        message_rows()
         .filter(conversation_id=conversation_id, deleted_at__isnull=True)
         .order_by("seq")[offset : offset + per_page + 1]
     )
@@ -121,3 +186,27 @@ def first_message_at(conversation_id: int) -> datetime | None:
         .values_list("created_at", flat=True)
         .first()
     )
+
+
+@dataclass(frozen=True)
+class MessageVersion:
+    """One text a message had: from `at`, written by the user `by_id`."""
+
+    text: str
+    at: datetime
+    by_id: int | None
+
+
+def edit_history(message: Message) -> list[MessageVersion]:
+    """The message's texts, oldest first: the original (by its sender, at
+    its creation), then the text each edit left (by its editor, at the
+    edit); the last is the current text. One query."""
+    edits = list(MessageEdit.objects.filter(message=message).order_by("edited_at", "pk"))
+    texts = [edit.previous_text for edit in edits] + [message.text]
+    authors = [(message.created_at, message.sender_id)] + [
+        (edit.edited_at, edit.edited_by_id) for edit in edits
+    ]
+    return [
+        MessageVersion(text=text, at=at, by_id=by_id)
+        for text, (at, by_id) in zip(texts, authors, strict=True)
+    ]

@@ -1,4 +1,5 @@
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chatproject.ids import IdField
@@ -6,9 +7,73 @@ from conversations.models import Conversation
 from conversations.serializers import ConversationSerializer
 from messaging.models import Message
 
+REPLY_EXCERPT_LENGTH = 140
+
+
+class ExcerptField(serializers.CharField):
+    """The start of a text, at most REPLY_EXCERPT_LENGTH characters."""
+
+    def to_representation(self, value: str) -> str:
+        return super().to_representation(value)[:REPLY_EXCERPT_LENGTH]
+
+
+class RepliedMessageSerializer(serializers.Serializer):
+    """The message a reply answers, as the reply quotes it when read: its
+    current text (a deleted one quotes nothing)."""
+
+    id = serializers.CharField(read_only=True)
+    seq = serializers.IntegerField(read_only=True)
+    sender = serializers.CharField(source="sender_id", read_only=True, allow_null=True)
+    excerpt = ExcerptField(
+        source="text",
+        read_only=True,
+        help_text=f"The first {REPLY_EXCERPT_LENGTH} characters of its text; empty when deleted.",
+    )
+    deleted = serializers.BooleanField(source="is_deleted", read_only=True)
+
+
+class ReactionSerializer(serializers.Serializer):
+    """One emoji's reactions on a message (the OpenAPI shape of `reactions`)."""
+
+    emoji = serializers.CharField()
+    count = serializers.IntegerField()
+    users = serializers.ListField(
+        child=serializers.CharField(), help_text="Who reacted with it, first first."
+    )
+    me = serializers.BooleanField(
+        required=False,
+        help_text="Whether you reacted with it. REST only: a live frame is encoded once for "
+        "every member and leaves it out (it is whether your id is in `users`).",
+    )
+
+
+def reaction_summaries(message: Message) -> list[dict]:
+    """The message's reactions by emoji, in order of first use (Reaction's
+    ordering). Uses the rows messaging.selectors.messages_queryset prefetches
+    into `reaction_rows` (send_message sets none on a new message), else one query."""
+    rows = getattr(message, "reaction_rows", None)
+    summaries: dict[str, dict] = {}
+    for reaction in message.reactions.all() if rows is None else rows:
+        summary = summaries.setdefault(
+            reaction.emoji, {"emoji": reaction.emoji, "count": 0, "users": []}
+        )
+        summary["count"] += 1
+        summary["users"].append(str(reaction.user_id))
+    return list(summaries.values())
+
+
+def with_me(reactions: list[dict], viewer_id: int) -> list[dict]:
+    """The reactions as `viewer_id` sees them over REST: with `me`."""
+    viewer = str(viewer_id)
+    return [{**reaction, "me": viewer in reaction["users"]} for reaction in reactions]
+
 
 class MessageSerializer(serializers.ModelSerializer):
-    """The message shape of the REST API and of every live event."""
+    """The message shape of the REST API and of every live event. With
+    `viewer_id` in the context (REST) each reaction says whether it is the
+    viewer's (`me`); live frames are built without it. Expects messages read
+    with messaging.selectors.messages_queryset (or returned by
+    messaging.services): with the original replied to and `mention_list`."""
 
     # Every field is declared: a field ModelSerializer builds from the model
     # is rebuilt for each instance, scanning the model's constraints, which
@@ -45,6 +110,23 @@ class MessageSerializer(serializers.ModelSerializer):
     clientTimestamp = serializers.DateTimeField(
         source="client_timestamp", read_only=True, allow_null=True
     )
+    reactions = serializers.SerializerMethodField(
+        help_text="Reactions by emoji, in order of first use."
+    )
+    editCount = serializers.IntegerField(
+        source="edit_count",
+        read_only=True,
+        help_text="How many times it was edited: its history (GET …/history) has one version more.",
+    )
+    replyTo = RepliedMessageSerializer(
+        source="reply_to",
+        read_only=True,
+        allow_null=True,
+        help_text="The message this one answers, or null.",
+    )
+    mentions = serializers.SerializerMethodField(
+        help_text="Ids of the members mentioned (@username) in the text."
+    )
 
     class Meta:
         model = Message
@@ -61,8 +143,22 @@ class MessageSerializer(serializers.ModelSerializer):
             "deletedAt",
             "clientMessageId",
             "clientTimestamp",
+            "reactions",
+            "editCount",
+            "replyTo",
+            "mentions",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_mentions(self, message: Message) -> list[str]:
+        return [str(mention.user_id) for mention in message.mention_list]
+
+    @extend_schema_field(ReactionSerializer(many=True))
+    def get_reactions(self, message: Message) -> list[dict]:
+        reactions = reaction_summaries(message)
+        viewer_id = self.context.get("viewer_id")
+        return reactions if viewer_id is None else with_me(reactions, viewer_id)
 
 
 class SendMessageSerializer(serializers.Serializer):
@@ -79,10 +175,35 @@ class SendMessageSerializer(serializers.Serializer):
         help_text="Makes the send idempotent: a retry with the same id returns the first message.",
     )
     clientTimestamp = serializers.DateTimeField(required=False, allow_null=True)
+    replyTo = IdField(
+        required=False,
+        allow_null=True,
+        help_text="The id of the message this one answers, in the same conversation.",
+    )
 
 
 class EditMessageSerializer(serializers.Serializer):
     text = serializers.CharField(trim_whitespace=False)
+
+
+class AddReactionSerializer(serializers.Serializer):
+    emoji = serializers.CharField(
+        trim_whitespace=False,
+        help_text="One emoji (one grapheme cluster of Unicode's emoji, or ✓), at most 64 bytes.",
+    )
+
+
+class MessageVersionSerializer(serializers.Serializer):
+    """One version of a message's text (messaging.selectors.MessageVersion)."""
+
+    text = serializers.CharField(read_only=True)
+    at = serializers.DateTimeField(read_only=True, help_text="When the text was written.")
+    by = serializers.CharField(
+        source="by_id",
+        read_only=True,
+        allow_null=True,
+        help_text="Who wrote it (null for a deleted user).",
+    )
 
 
 class HistoryQuerySerializer(serializers.Serializer):
@@ -115,7 +236,7 @@ class MemberConversationSerializer(ConversationSerializer):
     """A conversation as the signed-in member sees it: with its name on their
     screen, their read marker, mute and unread count, and the newest message.
     Expects conversations.selectors' `my_membership` and `name_for_viewer`
-    (with_details) and `last_message` (with_last_messages)."""
+    (with_details) and `last_message` and `unread_mentions` (with_last_messages)."""
 
     name = serializers.CharField(
         source="name_for_viewer",
@@ -126,6 +247,11 @@ class MemberConversationSerializer(ConversationSerializer):
     muted = serializers.SerializerMethodField(help_text="Whether you muted the conversation.")
     lastReadSeq = serializers.SerializerMethodField()
     unreadCount = serializers.SerializerMethodField()
+    unreadMentions = serializers.IntegerField(
+        source="unread_mentions",
+        read_only=True,
+        help_text="How many unread messages mention you.",
+    )
     lastMessage = MessageSerializer(source="last_message", read_only=True, allow_null=True)
 
     class Meta(ConversationSerializer.Meta):
@@ -135,6 +261,7 @@ class MemberConversationSerializer(ConversationSerializer):
             "muted",
             "lastReadSeq",
             "unreadCount",
+            "unreadMentions",
             "lastMessage",
         ]
         read_only_fields = fields

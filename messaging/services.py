@@ -1,6 +1,7 @@
 """Writes to messages: send, edit, delete, bulk import. The REST API, the
 WebSocket consumer, the admin and management commands all call these."""
 
+import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -15,8 +16,10 @@ from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
 from conversations.models import Conversation, Membership
 from conversations.services import advance_counters, mark_sender_read
-from messaging import events
-from messaging.models import Message
+from messaging import events, selectors
+from messaging.emoji import validate_emoji
+from messaging.mentions import mention_tokens, mentioned_user_ids
+from messaging.models import Mention, Message, MessageEdit, Reaction
 from users.models import User
 
 
@@ -40,7 +43,11 @@ def first_send(
     """The message an earlier send with this client id stored, if any. A
     client id reused for a different conversation or text is a client bug,
     answered with 409 rather than silently returning an unrelated message."""
-    message = Message.objects.filter(sender=sender, client_message_id=client_message_id).first()
+    message = (
+        selectors.messages_queryset()
+        .filter(sender=sender, client_message_id=client_message_id)
+        .first()
+    )
     if message is not None and (message.conversation_id != conversation_id or message.text != text):
         raise Conflict(
             "This clientMessageId was already used for a different message.",
@@ -48,6 +55,28 @@ def first_send(
             details={"clientMessageId": client_message_id, "messageId": str(message.pk)},
         )
     return message
+
+
+def store_mentions(message: Message) -> None:
+    """Resolve the `@username`s of a text message to members of its
+    conversation and store them as Mention rows, also set as `mention_list`
+    for MessageSerializer. A text without "@" costs no query; one with, a
+    read of the members and the insert. System messages mention no one."""
+    user_ids: list[int] = []
+    if message.kind == Message.Kind.TEXT and mention_tokens(message.text):
+        members = Membership.objects.filter(conversation_id=message.conversation_id)
+        user_ids = mentioned_user_ids(
+            message.text, members.values_list("user_id", "user__username")
+        )
+    message.mention_list = Mention.objects.bulk_create(
+        Mention(
+            message=message,
+            user_id=user_id,
+            conversation_id=message.conversation_id,
+            seq=message.seq,
+        )
+        for user_id in user_ids
+    )
 
 
 def send_message(
@@ -59,6 +88,7 @@ def send_message(
     client_timestamp: datetime | None = None,
     kind: str = Message.Kind.TEXT,
     require_membership: bool = False,
+    reply_to_id: int | None = None,
 ) -> tuple[Message, bool]:
     """Store a message and announce it after commit. Returns (message, created).
 
@@ -72,6 +102,12 @@ def send_message(
     `client_message_id` returns the first message and stores nothing: the
     unique (sender, client_message_id) constraint settles it, so the common
     case (a first send) costs no lookup.
+
+    `reply_to_id` names the message this one answers: one of the same
+    conversation (deleted or not), else Invalid. It is refused only after
+    the membership check, so that a non-member learns nothing of another
+    conversation's message ids. `@username`s of members become mentions
+    (store_mentions).
     """
     validate_text(text)
     try:
@@ -81,6 +117,11 @@ def send_message(
                 seq, version = advance_counters(conversation.pk, new_message=True, at=now)
             except Conversation.DoesNotExist:
                 raise NotFound("No such conversation.") from None
+            original = (
+                None
+                if reply_to_id is None
+                else Message.objects.filter(pk=reply_to_id, conversation_id=conversation.pk).first()
+            )
             message = Message.objects.create(
                 conversation=conversation,
                 sender=sender,
@@ -90,7 +131,10 @@ def send_message(
                 kind=kind,
                 client_message_id=client_message_id or None,
                 client_timestamp=client_timestamp,
+                reply_to=original,
             )
+            store_mentions(message)
+            message.reaction_rows = []  # a new message has none: no query to serialize it
             # Announced before the read mark, so the `read` a reply may cause
             # follows the message it points at.
             events.publish_message_change(message, events.CREATED)
@@ -98,6 +142,8 @@ def send_message(
                 is_member = mark_sender_read(conversation.pk, sender.pk, seq)
                 if require_membership and not is_member:
                     raise PermissionDenied("You are not a member of this conversation.")
+            if reply_to_id is not None and original is None:
+                raise Invalid({"replyTo": ["No such message in this conversation."]})
     except IntegrityError:
         if not client_message_id or sender is None:
             raise
@@ -122,7 +168,7 @@ def locked_for_change(message: Message, actor: User, *, staff_may: bool) -> Mess
     if message.sender_id != actor.pk and not (staff_may and actor.is_staff):
         raise PermissionDenied("Only the sender can change a message.")
     _, version = advance_counters(message.conversation_id, new_message=False, at=timezone.now())
-    current = Message.objects.select_related("sender").get(pk=message.pk)
+    current = selectors.messages_queryset().get(pk=message.pk)
     if current.deleted_at is not None:
         raise Conflict("The message was deleted.", code="message_deleted")
     if current.kind != Message.Kind.TEXT:
@@ -133,11 +179,19 @@ def locked_for_change(message: Message, actor: User, *, staff_may: bool) -> Mess
 
 @transaction.atomic
 def edit_message(*, actor: User, message: Message, text: str) -> Message:
+    """Change the text, keeping the one it replaces as a MessageEdit (the
+    message's history), and resolve its mentions afresh."""
     validate_text(text)
     current = locked_for_change(message, actor, staff_may=False)
-    current.text = text
     current.edited_at = timezone.now()
-    current.save(update_fields=["text", "edited_at", "version"])
+    MessageEdit.objects.create(
+        message=current, previous_text=current.text, edited_by=actor, edited_at=current.edited_at
+    )
+    current.text = text
+    current.edit_count += 1
+    current.save(update_fields=["text", "edited_at", "edit_count", "version"])
+    Mention.objects.filter(message=current).delete()
+    store_mentions(current)
     events.publish_message_change(current, events.UPDATED)
     return current
 
@@ -145,11 +199,19 @@ def edit_message(*, actor: User, message: Message, text: str) -> Message:
 @transaction.atomic
 def delete_message(*, actor: User, message: Message) -> Message:
     """Delete by tombstone: the row stays (keeping seq gap-free and letting
-    clients that sync by version see the deletion) but its text is erased."""
+    clients that sync by version see the deletion) but its text is erased,
+    with its edit history (the earlier texts) and its mentions."""
     current = locked_for_change(message, actor, staff_may=True)
     current.text = ""
     current.deleted_at = timezone.now()
-    current.save(update_fields=["text", "deleted_at", "version"])
+    current.edit_count = 0
+    current.save(update_fields=["text", "deleted_at", "edit_count", "version"])
+    MessageEdit.objects.filter(message=current).delete()
+    Mention.objects.filter(message=current).delete()
+    current.mention_list = []
+    # Its reactions go with its text: a tombstone shows nothing of what was on it.
+    Reaction.objects.filter(message=current).delete()
+    current.reaction_rows = []
     events.publish_message_change(current, events.DELETED)
     return current
 
@@ -162,6 +224,78 @@ def delete_messages(*, actor: User, messages: Iterable[Message]) -> list[Message
     order, and concurrent bulk deletes lock conversations in the same order."""
     ordered = sorted(messages, key=lambda message: (message.conversation_id, message.seq))
     return [delete_message(actor=actor, message=message) for message in ordered]
+
+
+# Reactions: one emoji per user per message. The REST API and the socket
+# check that the user is a member (selectors.message_of_member); the admin
+# removes anyone's.
+
+
+def message_for_reaction(message: Message) -> Message:
+    """The message read again, with its reactions, once the conversation is
+    row-locked (until the caller's transaction ends): concurrent reactions
+    take turns, so the distinct-emoji limit holds. Locked before its next
+    version is taken, so that a reaction that changes nothing spends none (a
+    skipped version would send clients syncing). A deleted message takes no
+    reactions (409 message_deleted, as an edit of it)."""
+    conversation_services.lock_conversation(message.conversation_id)
+    current = selectors.messages_queryset().filter(pk=message.pk).first()
+    if current is None:
+        raise NotFound("No such message in this conversation.")
+    if current.deleted_at is not None:
+        raise Conflict("The message was deleted.", code="message_deleted")
+    return current
+
+
+def publish_reactions_changed(message: Message) -> Message:
+    """Stamp the conversation's next version on the message whose reactions
+    changed, and announce it as `message.updated` after the commit."""
+    _, message.version = advance_counters(
+        message.conversation_id, new_message=False, at=timezone.now()
+    )
+    Message.objects.filter(pk=message.pk).update(version=message.version)
+    events.publish_message_change(message, events.UPDATED)
+    return message
+
+
+@transaction.atomic
+def add_reaction(*, user: User, message: Message, emoji: str) -> tuple[Message, bool]:
+    """Add `user`'s `emoji` (messaging.emoji.validate_emoji) to the message.
+    Returns (message, added): added is False when it was there already, and
+    then nothing changes (no version, no event). A new emoji beyond
+    CHAT_REACTIONS_MAX_DISTINCT on the message is refused (409
+    too_many_reactions); one already there can always be added."""
+    emoji = validate_emoji(emoji)
+    current = message_for_reaction(message)
+    if any(row.user_id == user.pk and row.emoji == emoji for row in current.reaction_rows):
+        return current, False
+    present = {row.emoji for row in current.reaction_rows}
+    limit = settings.CHAT_REACTIONS_MAX_DISTINCT
+    if emoji not in present and len(present) >= limit:
+        raise Conflict(
+            f"A message has at most {limit} different reactions.",
+            code="too_many_reactions",
+            details={"maxDistinct": limit},
+        )
+    current.reaction_rows.append(Reaction.objects.create(message=current, user=user, emoji=emoji))
+    return publish_reactions_changed(current), True
+
+
+@transaction.atomic
+def remove_reaction(*, user: User, message: Message, emoji: str) -> tuple[Message, bool]:
+    """Remove `user`'s `emoji` from the message. Returns (message, removed):
+    removed is False when they had none, and then nothing changes. The emoji
+    is only normalized (NFC), not validated: whatever was stored stays
+    removable, and removing what is not there is no error."""
+    emoji = unicodedata.normalize("NFC", emoji)
+    current = message_for_reaction(message)
+    removed, _ = Reaction.objects.filter(message=current, user=user, emoji=emoji).delete()
+    if not removed:
+        return current, False
+    current.reaction_rows = [
+        row for row in current.reaction_rows if not (row.user_id == user.pk and row.emoji == emoji)
+    ]
+    return publish_reactions_changed(current), True
 
 
 def import_messages(

@@ -15,4 +15,19 @@ urlpatterns = [
         MessageViewSet.as_view({"patch": "partial_update", "delete": "destroy"}),
         name="message-detail",
     ),
+    path(
+        "messages/<id:conversationId>/<id:messageId>/history",
+        MessageViewSet.as_view({"get": "edit_history"}),
+        name="message-history-versions",
+    ),
+    path(
+        "messages/<id:conversationId>/<id:messageId>/reactions",
+        MessageViewSet.as_view({"post": "add_reaction"}),
+        name="message-reactions",
+    ),
+    path(
+        "messages/<id:conversationId>/<id:messageId>/reactions/<str:emoji>",
+        MessageViewSet.as_view({"delete": "remove_reaction"}),
+        name="message-reaction",
+    ),
 ]

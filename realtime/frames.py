@@ -21,6 +21,27 @@ class MessageSendFrame(serializers.Serializer):
         help_text="Echoed in message.ack; a retry with the same id stores nothing new.",
     )
     clientTimestamp = serializers.DateTimeField(required=False, allow_null=True)
+    replyTo = IdField(
+        required=False,
+        allow_null=True,
+        help_text="The id of the message this one answers, in the same conversation "
+        "(else an error frame: code validation_error, details.fields.replyTo).",
+    )
+
+
+class ReactionFrame(serializers.Serializer):
+    """reaction.add / reaction.remove: add or take back my emoji on a message
+    (as POST and DELETE /api/messages/{conversationId}/{messageId}/reactions).
+    A change reaches every member, this socket too, as `message.updated`;
+    one that changes nothing (added already, or none to remove) sends
+    nothing; a refusal is an `error` frame naming it."""
+
+    conversationId = IdField()
+    messageId = IdField()
+    emoji = serializers.CharField(
+        trim_whitespace=False,
+        help_text="One emoji (one grapheme cluster of Unicode's emoji, or ✓), at most 64 bytes.",
+    )
 
 
 class TypingFrame(serializers.Serializer):
@@ -43,6 +64,8 @@ CLIENT_FRAMES = {
     "typing": TypingFrame,
     "read": ReadFrame,
     "sync": SyncFrame,
+    "reaction.add": ReactionFrame,
+    "reaction.remove": ReactionFrame,
 }
 
 # Server → client -----------------------------------------------------------

@@ -82,8 +82,23 @@ def send_from_socket(user, credential: SocketCredential, data: dict, *, joined: 
         client_message_id=data.get("clientMessageId") or None,
         client_timestamp=data.get("clientTimestamp"),
         require_membership=True,
+        reply_to_id=data.get("replyTo"),
     )
     return events.ack_frame(message, data.get("clientMessageId"))
+
+
+@database_sync_to_async
+def react_from_socket(user, credential: SocketCredential, data: dict, *, add: bool) -> None:
+    """reaction.add (`add`) or reaction.remove: the services of the REST
+    endpoints, with their membership check and (adds) the user's budget. The
+    change reaches the socket as `message.updated`, so nothing is returned."""
+    require_credential(credential)
+    message = selectors.message_of_member(user, data["conversationId"], data["messageId"])
+    if add:
+        throttling.limit_reaction_add(user.pk)
+        services.add_reaction(user=user, message=message, emoji=data["emoji"])
+    else:
+        services.remove_reaction(user=user, message=message, emoji=data["emoji"])
 
 
 @database_sync_to_async

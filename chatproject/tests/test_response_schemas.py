@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from conversations.models import Membership
 from conversations.services import set_member_role
-from messaging.services import send_message
+from messaging.services import add_reaction, send_message
 from tests.support.api import client_for
 from tests.support.factories import ConversationFactory, UserFactory
 from users.services import issue_token
@@ -54,7 +54,11 @@ def world() -> World:
     direct = ConversationFactory(members=[alice, bob])
     empty_group = ConversationFactory(members=[alice, carol], kind="group")
     message = send_message(sender=bob, conversation=direct, text="hello")[0]
-    send_message(sender=alice, conversation=direct, text="hi bob")
+    # A reply with a mention: replyTo and mentions are not empty.
+    send_message(
+        sender=alice, conversation=direct, text=f"hi @{bob.username}", reply_to_id=message.pk
+    )
+    add_reaction(user=bob, message=message, emoji="👍")  # reactions are not empty
     token, key = issue_token(alice, name="schema")
     spare, _ = issue_token(alice, name="spare")
     api_key, secret = create_api_key(workspace=Workspace.objects.default(), name="schema")
@@ -86,6 +90,10 @@ def with_customer(w: World):
     """The direct conversation with bob as its customer (seed 002's visitor)."""
     set_member_role(Membership.objects.get(conversation=w.direct, user=w.bob), "customer")
     return w.direct
+
+
+def reactions(w: World) -> str:
+    return f"/api/messages/{w.direct.pk}/{w.message.pk}/reactions"
 
 
 def bearer_key(w: World) -> dict:
@@ -265,6 +273,20 @@ CALLS: dict[tuple[str, str], list[Call]] = {
     ("get", "/api/messages/{conversationId}"): [
         Call(200, lambda w: member(w).get(f"/api/messages/{w.direct.pk}")),
         Call(200, lambda w: member(w).get(f"/api/messages/{w.empty_group.pk}")),
+    ],
+    ("get", "/api/messages/{conversationId}/{messageId}/history"): [
+        Call(200, lambda w: member(w).get(f"/api/messages/{w.direct.pk}/{w.message.pk}/history")),
+        Call(404, lambda w: member(w).get(f"/api/messages/{w.direct.pk}/0/history")),
+    ],
+    ("post", "/api/messages/{conversationId}/{messageId}/reactions"): [
+        Call(201, lambda w: member(w).post(reactions(w), {"emoji": "👍"}, format="json")),
+        Call(200, lambda w: client_for(w.bob).post(reactions(w), {"emoji": "👍"}, format="json")),
+        Call(400, lambda w: member(w).post(reactions(w), {"emoji": "ab"}, format="json")),
+        Call(403, lambda w: client_for(w.carol).post(reactions(w), {"emoji": "👍"}, format="json")),
+    ],
+    ("delete", "/api/messages/{conversationId}/{messageId}/reactions/{emoji}"): [
+        Call(200, lambda w: client_for(w.bob).delete(f"{reactions(w)}/%F0%9F%91%8D")),
+        Call(404, lambda w: member(w).delete(f"/api/messages/{w.direct.pk}/0/reactions/x")),
     ],
     ("patch", "/api/messages/{conversationId}/{messageId}"): [
         Call(

@@ -37,8 +37,8 @@ from chatproject import settings as project_settings
 from chatproject.asgi import application
 from chatproject.keys import hash_secret
 from conversations.models import Conversation, Membership
-from messaging.models import Message
-from messaging.services import send_message
+from messaging.models import Message, Reaction
+from messaging.services import add_reaction, send_message
 from tests.support.api import assert_error, post_message
 from tests.support.factories import TEST_PASSWORD, ConversationFactory, UserFactory
 from users.models import ApiToken, User
@@ -54,7 +54,8 @@ ROLES = ["anonymous", "member", "non_member", "staff"]
 @dataclass
 class World:
     """member and peer share a direct conversation holding one message by
-    member; non_member is in none of it; staff is a superuser, also not a member."""
+    member (with member's 👍 on it); non_member is in none of it; staff is a
+    superuser, also not a member."""
 
     users: dict[str, User]
     peer: User
@@ -84,6 +85,7 @@ def world(db) -> World:
     staff = UserFactory(is_staff=True, is_superuser=True)
     conversation = ConversationFactory(members=[member, peer])
     message, _ = send_message(sender=member, conversation=conversation, text="original")
+    add_reaction(user=member, message=message, emoji="👍")
     world = World(
         users={"member": member, "non_member": non_member, "staff": staff},
         peer=peer,
@@ -151,6 +153,21 @@ def history_has_the_message(world: World, role: str, response) -> None:
     if role != "member":
         return
     assert [m["id"] for m in response.json()] == [str(world.message.pk)]
+
+
+def history_only_for_members(world: World, role: str, response) -> None:
+    if role == "member":
+        assert [version["text"] for version in response.json()] == ["original"]
+
+
+def reacted_only_by_members(world: World, role: str, response) -> None:
+    reacted = Reaction.objects.filter(message=world.message, emoji="🎉").exists()
+    assert reacted == (role == "member")
+
+
+def reaction_removed_only_by_members(world: World, role: str, response) -> None:
+    kept = Reaction.objects.filter(message=world.message, user=world.member).exists()
+    assert kept == (role != "member")
 
 
 def edited_only_by_members(world: World, role: str, response) -> None:
@@ -327,6 +344,24 @@ REST_MATRIX = [
         lambda w, r: ("get", f"/api/messages/{w.conversation.pk}", None),
         MEMBERS_ONLY,
         history_has_the_message,
+    ),
+    Row(
+        ("GET", "/api/messages/{conversationId}/{messageId}/history"),
+        lambda w, r: ("get", f"{message_path(w)}/history", None),
+        MEMBERS_ONLY,
+        history_only_for_members,
+    ),
+    Row(
+        ("POST", "/api/messages/{conversationId}/{messageId}/reactions"),
+        lambda w, r: ("post", f"{message_path(w)}/reactions", {"emoji": "🎉"}),
+        {**MEMBERS_ONLY, "member": 201},
+        reacted_only_by_members,
+    ),
+    Row(
+        ("DELETE", "/api/messages/{conversationId}/{messageId}/reactions/{emoji}"),
+        lambda w, r: ("delete", f"{message_path(w)}/reactions/%F0%9F%91%8D", None),
+        MEMBERS_ONLY,
+        reaction_removed_only_by_members,
     ),
     Row(
         ("PATCH", "/api/messages/{conversationId}/{messageId}"),

@@ -269,7 +269,9 @@ def test_list_is_a_constant_number_of_queries(
         )
         send_from(other_user, conversation, 2)
 
-    with django_assert_max_num_queries(3):
+    # The conversations, memberships, last messages, their mentions and
+    # reactions, unread mentions.
+    with django_assert_max_num_queries(6):
         response = user_client.get("/api/conversations")
 
     assert len(response.json()) == 6

@@ -14,8 +14,9 @@ from tests.support.factories import ConversationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-# The conversations, their memberships (prefetched) and their last messages.
-LIST_QUERIES = 3
+# The conversations, their memberships (prefetched), their last messages
+# (with their mentions and reactions) and the unread mentions.
+LIST_QUERIES = 6
 
 
 def add_conversations(user, count: int) -> list[Conversation]:

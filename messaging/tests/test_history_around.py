@@ -13,8 +13,9 @@ from tests.support.api import assert_error, client_for
 
 pytestmark = pytest.mark.django_db
 
-# The caller's membership (with its conversation), then the page.
-HISTORY_QUERIES = 2
+# The caller's membership (with its conversation), the page, then its
+# mentions and its reactions (prefetched).
+HISTORY_QUERIES = 4
 
 
 @pytest.fixture

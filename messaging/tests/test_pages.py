@@ -297,9 +297,11 @@ def test_new_conversation_requires_login(other_user):
 
 # Query counts --------------------------------------------------------------------
 
-# Session, user, conversations, their memberships, last messages, names, online.
-INBOX_MAX_QUERIES = 7
-CONVERSATION_PAGE_MAX_QUERIES = 9
+# Session, user, conversations, their memberships, last messages (with their
+# mentions and reactions), unread mentions, names, online; a conversation's
+# page adds its messages' mentions and reactions.
+INBOX_MAX_QUERIES = 10
+CONVERSATION_PAGE_MAX_QUERIES = 14
 
 
 def queries_for(client: Client, url: str) -> int:

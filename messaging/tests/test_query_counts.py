@@ -4,14 +4,17 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from conversations.models import Conversation
 from messaging.models import Message
-from messaging.services import edit_message, import_messages
+from messaging.services import add_reaction, edit_message, import_messages, send_message
 from tests.support.api import client_for
+from tests.support.factories import ConversationFactory
 
 pytestmark = pytest.mark.django_db
 
-# The caller's membership (with its conversation), then the page.
-HISTORY_QUERIES = 2
+# The caller's membership (with its conversation), the page, then its
+# mentions and its reactions (prefetched).
+HISTORY_QUERIES = 4
 
 
 def fill(conversation, senders, count: int) -> None:
@@ -69,3 +72,110 @@ def test_history_cursors_take_the_same_queries(
         response = client.get(f"/api/messages/{direct_conversation.pk}?{query}&limit=100")
     assert response.status_code == 200
     assert len(response.json()) == 100
+
+
+def replies_with_mentions(conversation, sender, mentioned, count: int) -> None:
+    """`count` messages, each a reply to the one before and mentioning `mentioned`."""
+    previous = None
+    for index in range(count):
+        previous, _ = send_message(
+            sender=sender,
+            conversation=conversation,
+            text=f"@{mentioned.username} reply {index}",
+            reply_to_id=previous.pk if previous else None,
+        )
+
+
+@pytest.mark.parametrize("query", ["", "?sinceVersion=0", "?after=0"])
+def test_replies_and_mentions_add_no_query_per_message(
+    direct_conversation, user, other_user, query, django_assert_num_queries
+):
+    client = client_for(other_user)
+    url = f"/api/messages/{direct_conversation.pk}{query}"
+    replies_with_mentions(direct_conversation, user, other_user, 2)
+    with django_assert_num_queries(HISTORY_QUERIES):
+        assert len(client.get(url).json()) == 2
+    replies_with_mentions(direct_conversation, user, other_user, 30)
+    with django_assert_num_queries(HISTORY_QUERIES):
+        body = client.get(url).json()
+    assert len(body) == 32
+    assert all(item["mentions"] == [str(other_user.pk)] for item in body)
+    assert sum(item["replyTo"] is not None for item in body) == 30
+
+
+def test_the_conversation_list_counts_unread_mentions_in_one_query(
+    user, other_user, django_assert_num_queries
+):
+    """The conversations, their memberships, their last messages with their
+    mentions and reactions, and the unread mentions of them all."""
+    client = client_for(user)
+    for count in (1, 20):
+        while Conversation.objects.filter(memberships__user=user).count() < count:
+            group = ConversationFactory(
+                members=[user, other_user], kind=Conversation.Kind.GROUP, direct_key=None
+            )
+            replies_with_mentions(group, other_user, user, 2)
+        with django_assert_num_queries(6):
+            body = client.get("/api/conversations").json()
+        assert [row["unreadMentions"] for row in body] == [2] * count
+        assert all(row["lastMessage"]["mentions"] == [str(user.pk)] for row in body)
+
+
+def react_to_all(conversation, users) -> None:
+    """Each of `users` reacts to every message of the conversation: one
+    emoji they share and one of their own."""
+    for message in Message.objects.filter(conversation=conversation):
+        for index, reactor in enumerate(users):
+            add_reaction(user=reactor, message=message, emoji="👍")
+            add_reaction(user=reactor, message=message, emoji=["😂", "🎉"][index % 2])
+
+
+@pytest.mark.parametrize("query", ["", "?sinceVersion=0", "?around=10"])
+def test_reactions_add_no_query_per_message(
+    direct_conversation, user, other_user, query, django_assert_num_queries
+):
+    client = client_for(user)
+    url = f"/api/messages/{direct_conversation.pk}{query}"
+    fill(direct_conversation, [user, other_user], 2)
+    react_to_all(direct_conversation, [user, other_user])
+    with django_assert_num_queries(HISTORY_QUERIES):
+        assert len(client.get(url).json()) == 2
+    fill(direct_conversation, [user, other_user], 28)
+    react_to_all(direct_conversation, [user, other_user])
+    with django_assert_num_queries(HISTORY_QUERIES):
+        body = client.get(url).json()
+    assert len(body) == 30
+    mine, theirs = str(user.pk), str(other_user.pk)
+    assert all(
+        item["reactions"]
+        == [
+            {"emoji": "👍", "count": 2, "users": [mine, theirs], "me": True},
+            {"emoji": "😂", "count": 1, "users": [mine], "me": True},
+            {"emoji": "🎉", "count": 1, "users": [theirs], "me": False},
+        ]
+        for item in body
+    )
+
+
+def test_the_conversation_list_reads_the_last_messages_reactions_in_one_query(
+    user, other_user, django_assert_num_queries
+):
+    client = client_for(user)
+    for count in (1, 20):
+        while Conversation.objects.filter(memberships__user=user).count() < count:
+            conversation = ConversationFactory(
+                members=[user, other_user], kind=Conversation.Kind.GROUP, direct_key=None
+            )
+            send_message(sender=other_user, conversation=conversation, text="hello")
+            react_to_all(conversation, [other_user])
+        with django_assert_num_queries(6):
+            body = client.get("/api/conversations").json()
+        assert len(body) == count
+        assert all(
+            row["lastMessage"]["reactions"]
+            == [
+                {"emoji": "👍", "count": 1, "users": [str(other_user.pk)], "me": False},
+                {"emoji": "😂", "count": 1, "users": [str(other_user.pk)], "me": False},
+            ]
+            for row in body
+        )
