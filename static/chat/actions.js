@@ -1,15 +1,21 @@
 // Message actions, by pointer (the toolbar shown on hover or tap) and by
 // keyboard (arrow keys move between messages, Enter opens the toolbar's
-// first button, E edits, Delete deletes, Escape goes back to the composer):
-// edit in place, delete after a confirmation, copy a link to the message.
+// first button, R replies, E edits, Delete deletes, Escape goes back to the
+// composer): react (the emoji picker, or a click on a reaction to toggle
+// it), reply, edit in place, delete after a confirmation, copy a link, the
+// edit history behind "(edited)", and the quoted message of a reply.
 // Every action is a REST call; the result comes back as a live event.
 import { api } from "./api.js";
 import * as conversation from "./conversation.js";
-import { gettext } from "./i18n.js";
+import { formatFull } from "./dates.js";
+import { format, gettext } from "./i18n.js";
+import * as store from "./store.js";
 import * as timeline from "./timeline.js";
 
 const list = timeline.list;
 const confirmDialog = document.getElementById("confirm-delete");
+const emojiDialog = document.getElementById("emoji-picker");
+const historyDialog = document.getElementById("edit-history");
 const toast = document.getElementById("toast");
 let toastTimer = null;
 let composerInput = null;
@@ -28,7 +34,7 @@ function messagePath(item) {
 }
 
 function textOf(item) {
-  return item.querySelector(".text").textContent;
+  return timeline.shown.get(item.dataset.id)?.text ?? item.querySelector(".text").textContent;
 }
 
 export function startEdit(item) {
@@ -132,8 +138,57 @@ async function copyLink(item) {
   }
 }
 
+async function toggleReaction(item, emoji) {
+  const message = timeline.shown.get(item.dataset.id);
+  const mine = (message?.reactions || []).some((r) => r.emoji === emoji && r.users.includes(store.me));
+  try {
+    if (mine) await api("DELETE", `${messagePath(item)}/reactions/${encodeURIComponent(emoji)}`);
+    else await api("POST", `${messagePath(item)}/reactions`, { emoji });
+  } catch (error) {
+    showToast(error.message);
+  }
+}
+
+async function chooseEmoji(item) {
+  emojiDialog.returnValue = "";
+  emojiDialog.showModal();
+  await new Promise((resolve) => emojiDialog.addEventListener("close", resolve, { once: true }));
+  if (emojiDialog.returnValue) await toggleReaction(item, emojiDialog.returnValue);
+  item.focus();
+}
+
+async function showHistory(item) {
+  const versions = historyDialog.querySelector(".history-versions");
+  versions.replaceChildren();
+  historyDialog.showModal();
+  try {
+    const { data } = await api("GET", `${messagePath(item)}/history`);
+    versions.replaceChildren(
+      ...data.map((version) => {
+        const entry = document.createElement("li");
+        const when = document.createElement("p");
+        when.className = "history-when";
+        when.textContent = format(gettext("%(name)s, %(when)s"), {
+          name: store.nameOf(version.by),
+          when: formatFull(version.at),
+        });
+        const text = document.createElement("p");
+        text.className = "history-text";
+        text.textContent = version.text;
+        entry.append(when, text);
+        return entry;
+      }),
+    );
+  } catch (error) {
+    versions.textContent = error.message;
+  }
+}
+
 function run(action, item) {
-  if (action === "edit") startEdit(item);
+  if (action === "react") chooseEmoji(item);
+  else if (action === "reply") replyTo(item);
+  else if (action === "history") showHistory(item);
+  else if (action === "edit") startEdit(item);
   else if (action === "delete") confirmDelete(item);
   else if (action === "copy-link") copyLink(item);
 }
@@ -148,14 +203,29 @@ function moveFocus(item, step) {
   next.scrollIntoView({ block: "nearest" });
 }
 
-export function start({ composer }) {
+let replyTo = () => {};
+let goToMessage = () => {};
+
+export function start({ composer, onReply, onGoTo }) {
   composerInput = composer;
+  replyTo = (item) => onReply(timeline.shown.get(item.dataset.id));
+  goToMessage = onGoTo;
   list.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-action]");
     const item = event.target.closest("li.message[data-id]");
     if (!item) return;
     if (button) {
       run(button.dataset.action, item);
+      return;
+    }
+    const reaction = event.target.closest("button.reaction[data-emoji]");
+    if (reaction) {
+      toggleReaction(item, reaction.dataset.emoji);
+      return;
+    }
+    const quote = event.target.closest("button.reply-quote");
+    if (quote) {
+      goToMessage(Number(quote.dataset.replySeq));
       return;
     }
     // A tap on a message (not on a link) shows its actions and full time (touch screens).
@@ -172,6 +242,7 @@ export function start({ composer }) {
     else if (event.key === "ArrowDown") moveFocus(item, 1);
     else if (event.key === "Enter") item.querySelector(".message-actions button")?.focus();
     else if ((event.key === "e" || event.key === "E") && mine) startEdit(item);
+    else if ((event.key === "r" || event.key === "R") && !item.classList.contains("deleted")) replyTo(item);
     else if ((event.key === "Delete" || event.key === "Backspace") && mine) confirmDelete(item);
     else if (event.key === "Escape") composerInput.focus();
     else return;

@@ -105,6 +105,7 @@ function onMessageEvent(frame) {
   const fresh = frame.type === "message.new" && message.seq > (row.lastSeq || 0);
   if (fresh && message.sender !== store.me && message.seq > (row.lastReadSeq || 0)) {
     changes.unreadCount = (row.unreadCount || 0) + 1;
+    if ((message.mentions || []).includes(store.me)) changes.unreadMentions = (row.unreadMentions || 0) + 1;
   }
   if (message.sender === store.me && fresh) {
     changes.lastReadSeq = Math.max(row.lastReadSeq || 0, message.seq);
@@ -156,7 +157,9 @@ function onFrame(frame) {
     case "read":
       if (frame.userId === store.me) {
         const row = store.conversations.get(frame.conversationId);
-        if (row && frame.seq >= (row.lastSeq || 0)) store.putConversation({ ...row, lastReadSeq: frame.seq, unreadCount: 0 });
+        if (row && frame.seq >= (row.lastSeq || 0)) {
+          store.putConversation({ ...row, lastReadSeq: frame.seq, unreadCount: 0, unreadMentions: 0 });
+        }
         else if (row && frame.seq > (row.lastReadSeq || 0)) refreshConversation(frame.conversationId);
       }
       break;
@@ -204,7 +207,11 @@ const live = connectLive({
 
 conversation.start({ live, outbox });
 const composerInput = composer.start({ drafts });
-actions.start({ composer: composerInput });
+actions.start({
+  composer: composerInput,
+  onReply: composer.replyTo,
+  onGoTo: (seq) => navigate(conversation.currentId(), { seq }),
+});
 sidebar.start();
 notify.start({
   isOnScreen: conversation.isOnScreen,

@@ -1,8 +1,12 @@
 // The composer: grows with its text up to a limit, Enter sends and
 // Shift+Enter starts a new line, Up arrow in an empty composer edits my last
-// message, and each conversation keeps its draft in localStorage.
+// message, each conversation keeps its draft in localStorage, a reply shows
+// what it answers above the box (Escape cancels it), and `@` suggests the
+// conversation's members (arrows choose, Enter or Tab inserts).
 import * as actions from "./actions.js";
 import * as conversation from "./conversation.js";
+import { format, gettext } from "./i18n.js";
+import * as store from "./store.js";
 
 const form = document.getElementById("composer");
 const input = document.getElementById("composer-text");
@@ -11,6 +15,78 @@ const DRAFT_SAVE_MS = 300;
 let drafts = null;
 let draftFor = null;
 let saveTimer = null;
+let replying = null; // the message a reply answers
+const replyBar = document.getElementById("reply-bar");
+const replyText = document.getElementById("reply-bar-text");
+const suggestions = document.getElementById("mention-suggestions");
+const MENTION_AT_CARET = /(^|[\s(])@([\w.+-]*)$/;
+let choices = [];
+let chosen = 0;
+
+export function replyTo(message) {
+  if (!message) return;
+  replying = message;
+  const excerpt = message.text.length > 80 ? `${message.text.slice(0, 80)}…` : message.text;
+  replyText.textContent = format(gettext("Replying to %(name)s: %(text)s"), {
+    name: store.nameOf(message.sender),
+    text: excerpt,
+  });
+  replyBar.hidden = false;
+  input.focus();
+}
+
+function cancelReply() {
+  replying = null;
+  replyBar.hidden = true;
+}
+
+function mentionQuery() {
+  const match = MENTION_AT_CARET.exec(input.value.slice(0, input.selectionStart));
+  return match ? match[2].toLowerCase() : null;
+}
+
+function paintSuggestions() {
+  const query = mentionQuery();
+  const row = store.conversations.get(conversation.currentId());
+  const members = (row?.members || []).filter((member) => member.id !== store.me);
+  choices =
+    query === null
+      ? []
+      : members
+          .filter((m) => m.username.toLowerCase().startsWith(query) || m.name.toLowerCase().includes(query))
+          .slice(0, 8);
+  chosen = Math.min(chosen, Math.max(choices.length - 1, 0));
+  suggestions.hidden = !choices.length;
+  input.setAttribute("aria-expanded", String(choices.length > 0));
+  suggestions.replaceChildren(
+    ...choices.map((member, index) => {
+      const option = document.createElement("li");
+      option.id = `mention-option-${member.id}`;
+      option.setAttribute("role", "option");
+      option.setAttribute("aria-selected", String(index === chosen));
+      option.textContent = `${member.name} `;
+      const handle = document.createElement("span");
+      handle.className = "picker-username";
+      handle.textContent = `@${member.username}`;
+      option.append(handle);
+      option.addEventListener("mousedown", (event) => event.preventDefault());
+      option.addEventListener("click", () => insertMention(member));
+      return option;
+    }),
+  );
+  if (choices[chosen]) input.setAttribute("aria-activedescendant", `mention-option-${choices[chosen].id}`);
+  else input.removeAttribute("aria-activedescendant");
+}
+
+function insertMention(member) {
+  const before = input.value.slice(0, input.selectionStart).replace(/@[\w.+-]*$/, `@${member.username} `);
+  const after = input.value.slice(input.selectionStart);
+  input.value = before + after;
+  input.setSelectionRange(before.length, before.length);
+  choices = [];
+  paintSuggestions();
+  grow();
+}
 
 export function grow() {
   input.style.height = "auto";
@@ -25,6 +101,7 @@ function saveDraft() {
 // The composer now writes in `conversationId`: its draft comes back.
 export function switchTo(conversationId, placeholder) {
   saveDraft();
+  cancelReply();
   draftFor = conversationId;
   input.value = drafts.get(conversationId);
   input.placeholder = placeholder;
@@ -34,7 +111,8 @@ export function switchTo(conversationId, placeholder) {
 function send() {
   const text = input.value;
   if (!text.trim()) return;
-  conversation.sendText(text);
+  conversation.sendText(text, { replyTo: replying?.id || null });
+  cancelReply();
   input.value = "";
   drafts.set(draftFor, "");
   grow();
@@ -56,9 +134,28 @@ export function start(options) {
     send();
     input.focus();
   });
+  input.setAttribute("aria-controls", "mention-suggestions");
+  input.setAttribute("aria-autocomplete", "list");
+  document.getElementById("reply-cancel").addEventListener("click", () => {
+    cancelReply();
+    input.focus();
+  });
   input.addEventListener("keydown", (event) => {
     if (event.isComposing) return;
-    if (event.key === "Enter" && !event.shiftKey) {
+    if (choices.length && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      event.preventDefault();
+      chosen = (chosen + (event.key === "ArrowDown" ? 1 : -1) + choices.length) % choices.length;
+      paintSuggestions();
+    } else if (choices.length && (event.key === "Enter" || event.key === "Tab")) {
+      event.preventDefault();
+      insertMention(choices[chosen]);
+    } else if (event.key === "Escape" && (choices.length || replying)) {
+      event.preventDefault();
+      if (choices.length) {
+        choices = [];
+        suggestions.hidden = true;
+      } else cancelReply();
+    } else if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       send();
     } else if (event.key === "ArrowUp" && input.value === "" && actions.editLast()) {
@@ -67,6 +164,7 @@ export function start(options) {
   });
   input.addEventListener("input", () => {
     grow();
+    paintSuggestions();
     conversation.typed(Boolean(input.value));
     clearTimeout(saveTimer);
     saveTimer = setTimeout(saveDraft, DRAFT_SAVE_MS);

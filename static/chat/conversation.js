@@ -404,7 +404,7 @@ export function markRead() {
   if (seq <= (current.readSeqs.get(store.me) || 0)) return;
   current.readSeqs.set(store.me, seq);
   const row = store.conversations.get(current.id);
-  if (row) store.putConversation({ ...row, lastReadSeq: seq, unreadCount: 0 });
+  if (row) store.putConversation({ ...row, lastReadSeq: seq, unreadCount: 0, unreadMentions: 0 });
   live.send({ type: "read", conversationId: current.id, seq });
 }
 
@@ -486,19 +486,23 @@ export function typed(hasText) {
 
 function transmit(entry) {
   if (!live.isOpen()) return;
-  live.send({
+  const frame = {
     type: "message.send",
     conversationId: entry.conversationId,
     text: entry.text,
     clientMessageId: entry.clientMessageId,
-  });
+  };
+  if (entry.replyTo) frame.replyTo = entry.replyTo;
+  live.send(frame);
 }
 
-export function sendText(text) {
+// `replyTo`: the id of the message this one answers, or null.
+export function sendText(text, { replyTo = null } = {}) {
   if (!current) return;
   const entry = {
     clientMessageId: crypto.randomUUID(),
     conversationId: current.id,
+    replyTo,
     text,
     createdAt: new Date().toISOString(),
     failed: false,

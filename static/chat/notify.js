@@ -2,7 +2,8 @@
 // notifications for a message from someone else in a conversation that is
 // not on screen (or when the tab is hidden). Notifications are asked for
 // with a visible button, never on page load; muted conversations raise no
-// notification and add nothing to the title (their badge still shows).
+// notification and add nothing to the title (their badge still shows),
+// except for a mention of me.
 import { format, gettext } from "./i18n.js";
 import * as store from "./store.js";
 
@@ -30,7 +31,8 @@ export function notifyMessage(frame) {
   const message = frame.message;
   if (frame.type !== "message.new" || message.sender === store.me || message.kind === "system") return;
   const row = store.conversations.get(frame.conversationId);
-  if (!row || row.muted || isOnScreen(frame.conversationId)) return;
+  const mentionsMe = (message.mentions || []).includes(store.me);
+  if (!row || (row.muted && !mentionsMe) || isOnScreen(frame.conversationId)) return;
   if (!("Notification" in window) || Notification.permission !== "granted") return;
   const sender = store.nameOf(message.sender);
   const titleText =

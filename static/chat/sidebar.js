@@ -83,6 +83,12 @@ function fillRow(element, row) {
   );
   const extras = [];
   if (row.muted) extras.push(span("muted-mark", gettext("Muted")));
+  if (row.unreadMentions > 0) {
+    const at = span("mention-badge", "@");
+    at.title = gettext("You were mentioned");
+    at.append(span("visually-hidden", ` ${gettext("You were mentioned")}`));
+    extras.push(at);
+  }
   bottom.append(span("last-message", preview(row)), ...extras, badge);
   const body = span("row-body");
   body.append(top, bottom);

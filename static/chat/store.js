@@ -67,9 +67,13 @@ export function byActivity() {
   );
 }
 
+// The tab title's count: unread messages of conversations not muted, and
+// the mentions of me in muted ones (a mention gets through a mute).
 export function unreadTotal() {
   let total = 0;
-  for (const row of conversations.values()) if (!row.muted) total += row.unreadCount || 0;
+  for (const row of conversations.values()) {
+    total += row.muted ? row.unreadMentions || 0 : row.unreadCount || 0;
+  }
   return total;
 }
 

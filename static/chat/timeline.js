@@ -1,17 +1,21 @@
 // The open conversation's message list: one <li> per message in seq order,
 // day separators ("Today", "Yesterday", a date), consecutive messages of one
 // sender within GROUP_GAP_MS grouped under one name and avatar, system
-// messages as centred notices, the "New messages" line, links in the text.
-// Message text only enters the page as text nodes (linkify.js).
+// messages as centred notices, the "New messages" line, the formatting
+// subset (format.js), the quoted message a reply answers, the reaction bar.
+// Message text only enters the page as text nodes.
 import { avatar } from "./avatar.js";
 import { dayKey, dayLabel, formatFull, formatTime } from "./dates.js";
-import { gettext } from "./i18n.js";
+import { formatted } from "./format.js";
+import { format, gettext, ngettext } from "./i18n.js";
 import { linkified } from "./linkify.js";
 import * as store from "./store.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
 
 export const list = document.getElementById("message-list");
+// The messages on screen as the server last sent them: message id -> message.
+export const shown = new Map();
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -33,9 +37,61 @@ function actionsFor(message) {
   const bar = element("div", "message-actions");
   bar.setAttribute("role", "group");
   bar.setAttribute("aria-label", gettext("Message actions"));
+  if (!message.deletedAt) {
+    bar.append(actionButton("react", gettext("React")), actionButton("reply", gettext("Reply")));
+  }
   bar.append(actionButton("copy-link", gettext("Copy link")));
   if (message.sender === store.me && !message.deletedAt && message.kind !== "system") {
-    bar.prepend(actionButton("edit", gettext("Edit")), actionButton("delete", gettext("Delete")));
+    bar.append(actionButton("edit", gettext("Edit")), actionButton("delete", gettext("Delete")));
+  }
+  return bar;
+}
+
+function usernamesOf(ids) {
+  return new Set((ids || []).map((id) => (store.people.get(id)?.username || "").toLowerCase()).filter(Boolean));
+}
+
+// The message a reply answers, quoted above it: a button that goes there.
+function replyQuote(reply) {
+  const quote = element("button", "reply-quote");
+  quote.type = "button";
+  quote.dataset.replySeq = String(reply.seq);
+  quote.append(element("span", "reply-sender", store.nameOf(reply.sender)));
+  quote.append(
+    element("span", "reply-excerpt", reply.deleted ? gettext("Original message deleted") : reply.excerpt),
+  );
+  quote.setAttribute(
+    "aria-label",
+    format(gettext("Reply to %(name)s: %(text)s. Go to the message."), {
+      name: store.nameOf(reply.sender),
+      text: reply.deleted ? gettext("Original message deleted") : reply.excerpt,
+    }),
+  );
+  return quote;
+}
+
+// Each emoji with its count (pressed when it is mine; the names in its
+// title), then a button to add one.
+function reactionBar(message) {
+  const bar = element("div", "reactions");
+  for (const reaction of message.reactions || []) {
+    const mine = reaction.users.includes(store.me);
+    const button = element("button", `reaction${mine ? " mine" : ""}`);
+    button.type = "button";
+    button.dataset.emoji = reaction.emoji;
+    button.setAttribute("aria-pressed", String(mine));
+    const names = reaction.users.map(store.nameOf).join(", ");
+    button.title = names;
+    button.setAttribute(
+      "aria-label",
+      format(ngettext("%(emoji)s by %(names)s (%(count)s person)", "%(emoji)s by %(names)s (%(count)s people)", reaction.count), {
+        emoji: reaction.emoji,
+        names,
+        count: reaction.count,
+      }),
+    );
+    button.append(element("span", "reaction-emoji", reaction.emoji), element("span", "reaction-count", String(reaction.count)));
+    bar.append(button);
   }
   return bar;
 }
@@ -55,9 +111,15 @@ export function messageElement(message, node = element("li")) {
   const time = element("time", "", formatTime(message.createdAt));
   time.setAttribute("datetime", message.createdAt);
   time.title = formatFull(message.createdAt);
+  shown.set(message.id, message);
   const text = element("div", "text");
   if (message.deletedAt) text.textContent = gettext("This message was deleted");
-  else text.append(linkified(message.text));
+  else if (system) text.append(linkified(message.text));
+  else {
+    const me = store.people.get(store.me)?.username || "";
+    text.append(formatted(message.text, { mentioned: usernamesOf(message.mentions), me }));
+    if ((message.mentions || []).includes(store.me)) node.classList.add("mentions-me");
+  }
   // The full date and time: the tooltip for a pointer, this line for a tap (touch).
   const fullTime = element("span", "full-time", time.title);
   if (system) {
@@ -67,9 +129,18 @@ export function messageElement(message, node = element("li")) {
   const meta = element("div", "meta");
   meta.append(element("span", "sender", store.nameOf(message.sender)), " ", time);
   const bubble = element("div", "bubble");
-  bubble.append(meta, text);
-  if (message.editedAt && !message.deletedAt) bubble.append(element("span", "edited", gettext("(edited)")));
+  bubble.append(meta);
+  if (message.replyTo && !message.deletedAt) bubble.append(replyQuote(message.replyTo));
+  bubble.append(text);
+  if (message.editedAt && !message.deletedAt) {
+    const edited = element("button", "edited", gettext("(edited)"));
+    edited.type = "button";
+    edited.dataset.action = "history";
+    edited.setAttribute("aria-label", gettext("Edited: show the earlier versions"));
+    bubble.append(edited);
+  }
   bubble.append(fullTime);
+  if (!message.deletedAt && (message.reactions || []).length) bubble.append(reactionBar(message));
   node.replaceChildren(
     avatar(message.sender ?? "deleted", store.nameOf(message.sender)),
     bubble,
