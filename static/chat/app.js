@@ -123,6 +123,20 @@ async function refreshConversation(conversationId) {
   }
 }
 
+// A row the server read before this page's newest read mark reached it: the
+// mark wins (the list is re-read while a `read` frame is on its way).
+function readSince(row) {
+  const known = store.conversations.get(row.id);
+  if (!known || (known.lastReadSeq || 0) <= (row.lastReadSeq || 0)) return row;
+  const caughtUp = known.lastReadSeq >= (row.lastSeq || 0);
+  return {
+    ...row,
+    lastReadSeq: known.lastReadSeq,
+    unreadCount: caughtUp ? 0 : row.unreadCount,
+    unreadMentions: caughtUp ? 0 : row.unreadMentions,
+  };
+}
+
 async function refreshConversations() {
   try {
     const { data: rows } = await api("GET", "/api/conversations");
@@ -130,7 +144,7 @@ async function refreshConversations() {
     for (const id of [...store.conversations.keys()]) if (!ids.has(id)) store.dropConversation(id);
     // Unsent messages of a conversation I am no longer in can never be sent.
     for (const entry of outbox.all()) if (!ids.has(entry.conversationId)) outbox.remove(entry.clientMessageId);
-    for (const row of rows) store.putConversation(row, { quiet: true });
+    for (const row of rows) store.putConversation(readSince(row), { quiet: true });
     store.changed();
     conversation.paintHeader();
   } catch {
