@@ -271,6 +271,12 @@ def limit_message_send(user_id: int) -> None:
     enforce("message.send", str(user_id), "Too many messages sent.")
 
 
+def limit_reaction_add(user_id: int) -> None:
+    """One budget per user for adding reactions, over REST or any socket
+    (each added one is a `message.updated` to every member's sockets)."""
+    enforce("reaction.add", str(user_id), "Too many reactions added.")
+
+
 def limit_conversation_create(user_id: int) -> None:
     """One budget per user for starting conversations, over REST and the page
     (each create pushes `conversation.new` to every member's sockets)."""

@@ -27,7 +27,10 @@ class ConversationViewSet(viewsets.ViewSet):
     def render(self, conversations, **kwargs) -> Response:
         many = isinstance(conversations, list)
         with_last_messages(conversations if many else [conversations])
-        return Response(MemberConversationSerializer(conversations, many=many).data, **kwargs)
+        serializer = MemberConversationSerializer(
+            conversations, many=many, context={"viewer_id": self.request.user.pk}
+        )
+        return Response(serializer.data, **kwargs)
 
     @extend_schema(
         summary="Create a conversation",

@@ -6,7 +6,7 @@ from typing import Any
 
 from chatproject import bus
 from messaging.models import Message
-from messaging.serializers import MessageSerializer
+from messaging.serializers import MessageSerializer, with_me
 
 CREATED, UPDATED, DELETED = "message.new", "message.updated", "message.deleted"
 MESSAGE_EVENTS = (CREATED, UPDATED, DELETED)
@@ -23,10 +23,13 @@ def message_frame(event_type: str, message: Message) -> dict[str, Any]:
 
 
 def change_type(message: Message) -> str:
-    """The event a message's latest change amounts to, for replaying changes."""
+    """The event a message's latest change amounts to, for replaying changes.
+    A reaction is no edit: a message with reactions was updated (one whose
+    reactions were all taken back again replays as `message.new`, which a
+    client applies by id like any replay)."""
     if message.deleted_at is not None:
         return DELETED
-    if message.edited_at is not None:
+    if message.edited_at is not None or getattr(message, "reaction_rows", None):
         return UPDATED
     return CREATED
 
@@ -41,11 +44,16 @@ def publish_message_change(message: Message, event_type: str) -> None:
     )
 
 
-def represented(message: Message) -> dict[str, Any]:
+def represented(message: Message, viewer_id: int | None = None) -> dict[str, Any]:
     """The message in the REST shape: the one its change was published with,
-    or serialized now (a message read back, e.g. a retried send)."""
+    or serialized now (a message read back, e.g. a retried send). With
+    `viewer_id` (REST), its reactions say which are the viewer's (`me`)."""
     frame = getattr(message, "published_frame", None)
-    return frame["message"] if frame is not None else MessageSerializer(message).data
+    if frame is None:
+        return MessageSerializer(message, context={"viewer_id": viewer_id}).data
+    if viewer_id is None:
+        return frame["message"]
+    return {**frame["message"], "reactions": with_me(frame["message"]["reactions"], viewer_id)}
 
 
 def ack_frame(message: Message, client_message_id: str | None) -> dict[str, Any]:

@@ -101,7 +101,10 @@ def frames_document() -> dict[str, Any]:
             "`details.retryAfterSeconds`; a socket that keeps sending as many frames again is "
             "closed with 4429. A socket whose Redis or database fails under it is closed with "
             "4503: reconnect and sync. Message events of a conversation arrive in `version` "
-            'order. See docs/websocket.md, docs/limits.md and docs/operations.md "Faults".',
+            "order. `reaction.add` and `reaction.remove` answer with the `message.updated` every "
+            "member gets (nothing when nothing changed); a live frame is encoded once for all "
+            "members, so its `reactions` carry no `me` (it is whether your id is in `users`). "
+            'See docs/websocket.md, docs/limits.md and docs/operations.md "Faults".',
         },
         "channels": {
             "chat": {

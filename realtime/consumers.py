@@ -33,6 +33,7 @@ from realtime.hops import (
     database_check_credential,
     missed_frames,
     open_socket_state,
+    react_from_socket,
     read_from_socket,
     send_from_socket,
 )
@@ -351,6 +352,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.typing(data["conversationId"], data["active"])
         elif frame_type == "read":
             await read_from_socket(self.user, self.credential, data)
+        elif frame_type in ("reaction.add", "reaction.remove"):
+            add = frame_type == "reaction.add"
+            await react_from_socket(self.user, self.credential, data, add=add)
         elif frame_type == "sync":
             # In the background, so that sends and typing go on during a long
             # one; one at a time, so that a client cannot stack them up.

@@ -18,6 +18,9 @@ CHAT_TYPING_TTL = 6
 # document no paging); a conversation with more messages than this is refused
 # with an error rather than cut short (docs/compat.md).
 CHAT_COMPAT_MAX_MESSAGES = env_int("CHAT_COMPAT_MAX_MESSAGES", 10000)
+# Distinct emoji on one message: a new one beyond it is refused (409), an
+# emoji already there can still be added by anyone.
+CHAT_REACTIONS_MAX_DISTINCT = env_int("CHAT_REACTIONS_MAX_DISTINCT", 20)
 
 # Rate limits (chatproject/throttling.py, docs/limits.md):
 # "COUNT/[N]UNIT" (s, min, h, day) or "off". Read at call time.
@@ -32,6 +35,8 @@ CHAT_RATE_LIMITS = {
     "socket.frames": env_str("CHAT_RATE_SOCKET_FRAMES", "600/min"),
     # Conversations started per user (REST and the page), found direct ones included.
     "conversation.create": env_str("CHAT_RATE_CONVERSATION_CREATE", "20/min"),
+    # Reactions added per user, REST and socket together (removing is not counted).
+    "reaction.add": env_str("CHAT_RATE_REACTION_ADD", "120/min"),
 }
 # Reverse proxies in front of the server that append to X-Forwarded-For; 0
 # (the default) trusts only REMOTE_ADDR.

@@ -114,6 +114,7 @@ def test_defaults_and_environment_variables():
         "auth.username": "10/min",
         "socket.frames": "600/min",
         "conversation.create": "20/min",
+        "reaction.add": "120/min",
     }
     assert cache["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
     assert proxies == 0
@@ -124,6 +125,7 @@ def test_defaults_and_environment_variables():
         CHAT_RATE_AUTH_USERNAME="off",
         CHAT_RATE_SOCKET_FRAMES="9/min",
         CHAT_RATE_CONVERSATION_CREATE="4/h",
+        CHAT_RATE_REACTION_ADD="8/h",
         CHAT_TRUSTED_PROXIES="2",
         REDIS_URL="redis://127.0.0.1:6379/3",
         CHANNEL_LAYER_PREFIX="blue",
@@ -134,6 +136,7 @@ def test_defaults_and_environment_variables():
         "auth.username": "off",
         "socket.frames": "9/min",
         "conversation.create": "4/h",
+        "reaction.add": "8/h",
     }
     assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert cache["LOCATION"] == "redis://127.0.0.1:6379/3"

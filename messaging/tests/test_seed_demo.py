@@ -1,7 +1,7 @@
 from django.core.management import call_command
 
 from conversations.models import Conversation
-from messaging.models import Message
+from messaging.models import Message, Reaction
 from users.models import User
 
 
@@ -27,3 +27,37 @@ def test_seed_demo_is_idempotent_and_appends_to_the_load(db, capsys):
     load = Conversation.objects.get(title="Load test")
     assert load.last_seq == 15
     assert Message.objects.filter(conversation=load).count() == 15
+
+
+def test_seed_demo_reacts_to_the_demo_conversation_once(db, capsys):
+    call_command("seed_demo", "--force")
+    call_command("seed_demo")
+    direct = Conversation.objects.get(kind="direct", memberships__user__username="alice")
+    reactions = Reaction.objects.filter(message__conversation=direct)
+    assert sorted(reactions.values_list("user__username", "message__seq", "emoji")) == [
+        ("alice", 2, "🎉"),
+        ("bob", 1, "👀"),
+        ("bob", 2, "🎉"),
+        ("bob", 3, "👍"),
+    ]
+    direct.refresh_from_db()
+    assert (direct.last_seq, direct.last_version) == (3, 7)
+
+
+def test_seed_demo_shows_a_reply_mentions_and_an_edit_once(db, capsys):
+    call_command("seed_demo", "--force")
+    call_command("seed_demo")
+    team = Conversation.objects.get(title="Team")
+    messages = list(Message.objects.filter(conversation=team).order_by("seq"))
+    assert [m.text for m in messages] == [
+        "Welcome to the team room.",
+        "Thanks @carol, glad to be here!",
+        "@alice @carol could you look at my PR today?",
+    ]
+    assert messages[1].reply_to_id == messages[0].pk
+    mentioned = [sorted(m.mention_rows.values_list("user__username", flat=True)) for m in messages]
+    assert mentioned == [[], ["carol"], ["alice", "carol"]]
+    assert list(messages[2].edits.values_list("previous_text", flat=True)) == [
+        "@alice could you look at my PR?"
+    ]
+    assert messages[2].edit_count == 1

@@ -67,6 +67,9 @@ async def test_every_frame_the_server_sends_matches_the_document():
     await drain(bob_socket, frames)
     await bob_socket.send_json_to({"type": "read", "conversationId": cid, "seq": 1})
     message = await database_sync_to_async(Message.objects.get)(conversation=conversation, seq=1)
+    reaction = {"conversationId": cid, "messageId": str(message.pk), "emoji": "👍"}
+    await alice_socket.send_json_to({"type": "reaction.add", **reaction})
+    await drain(bob_socket, frames)  # message.updated with a reaction
     await sync_to_async(services.edit_message)(actor=alice, message=message, text="hello")
     await sync_to_async(services.delete_message)(actor=alice, message=message)
     group, _ = await sync_to_async(create_conversation)(
@@ -94,6 +97,7 @@ async def test_every_frame_the_server_sends_matches_the_document():
     for frame in frames:
         errors = list(validator_for(document, frame["type"], "server").iter_errors(frame))
         assert not errors, (frame, [error.message for error in errors])
+    assert any(frame.get("message", {}).get("reactions") for frame in frames)
     seen = {frame["type"] for frame in frames} | {"message.ack"}
     assert seen == set(SERVER_FRAMES), set(SERVER_FRAMES) - seen
 
@@ -121,6 +125,8 @@ def test_documented_client_frames_are_what_the_consumer_accepts():
         "typing": {"conversationId": "1", "active": True},
         "read": {"conversationId": "1", "seq": 3},
         "sync": {"conversationId": "1", "sinceVersion": 0},
+        "reaction.add": {"conversationId": "1", "messageId": "2", "emoji": "👍"},
+        "reaction.remove": {"conversationId": "1", "messageId": "2", "emoji": "👍"},
     }
     for frame_type, body in examples.items():
         frame = {"type": frame_type, **body}

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from conversations.models import Conversation
 from conversations.services import create_conversation
 from messaging.models import Message
-from messaging.services import import_messages, send_message
+from messaging.services import add_reaction, edit_message, import_messages, send_message
 from users import services as user_services
 from users.models import User
 
@@ -23,6 +23,8 @@ DEMO_SCRIPT = [
     ("bob", "Yes, about ten minutes ago. All green."),
     ("alice", "Great, thanks."),
 ]
+# Reactions on the script's lines: (who, line, emoji).
+DEMO_REACTIONS = [("bob", 0, "👀"), ("alice", 1, "🎉"), ("bob", 1, "🎉"), ("bob", 2, "👍")]
 
 
 class Command(BaseCommand):
@@ -58,14 +60,18 @@ class Command(BaseCommand):
         alice, bob, carol = (users[name] for name, _ in DEMO_USERS)
         direct, created = create_conversation(creator=alice, member_ids=[bob.pk])
         if created:
-            for username, text in DEMO_SCRIPT:
-                send_message(sender=users[username], conversation=direct, text=text)
+            script = [
+                send_message(sender=users[username], conversation=direct, text=text)[0]
+                for username, text in DEMO_SCRIPT
+            ]
+            for username, line, emoji in DEMO_REACTIONS:
+                add_reaction(user=users[username], message=script[line], emoji=emoji)
         team = Conversation.objects.filter(kind="group", title="Team").first()
         if team is None:
             team, _ = create_conversation(
                 creator=carol, member_ids=[alice.pk, bob.pk], title="Team", kind="group"
             )
-            send_message(sender=carol, conversation=team, text="Welcome to the team room.")
+            self.team_talk(team, carol=carol, alice=alice, bob=bob)
         self.stdout.write(f"Demo users (password '{DEMO_PASSWORD}'):")
         for name, _ in DEMO_USERS:
             self.stdout.write(f"  {name:<6} id={users[name].pk}")
@@ -74,6 +80,22 @@ class Command(BaseCommand):
         )
         if messages > 0:
             self.bulk_load(alice, [alice, bob, carol], messages, batch_size)
+
+    def team_talk(self, team: Conversation, *, carol: User, alice: User, bob: User) -> None:
+        """The group's first messages: a reply, mentions and an edited message."""
+        welcome, _ = send_message(sender=carol, conversation=team, text="Welcome to the team room.")
+        send_message(
+            sender=alice,
+            conversation=team,
+            text="Thanks @carol, glad to be here!",
+            reply_to_id=welcome.pk,
+        )
+        question, _ = send_message(
+            sender=bob, conversation=team, text="@alice could you look at my PR?"
+        )
+        edit_message(
+            actor=bob, message=question, text="@alice @carol could you look at my PR today?"
+        )
 
     def demo_users(self) -> dict[str, User]:
         """The demo users, signed up through the sign-up service the first time."""
