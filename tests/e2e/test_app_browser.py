@@ -22,72 +22,22 @@ from tests.support.browser import (
     WEBSOCKET_FAILED,
     BrowserLog,
     Live,
-    Person,
     SocketSwitch,
     api_token,
     conversation_id,
     conversation_row,
+    hide_tab,
+    message_item,
+    message_texts,
+    notifications,
     pick_people,
     post_message,
     sign_up_over_api,
     start_conversation,
     unread_badge,
     wait_for_message,
+    watch_notifications,
 )
-
-# Every Notification the page makes, recorded instead of shown; the
-# permission stays the browser's (granted in the context).
-RECORD_NOTIFICATIONS = """
-window.__notifications = [];
-const RealNotification = window.Notification;
-class RecordedNotification extends EventTarget {
-  constructor(title, options = {}) {
-    super();
-    window.__notifications.push({ title, body: options.body, tag: options.tag });
-  }
-  close() {}
-  static get permission() { return RealNotification.permission; }
-  static requestPermission() { return RealNotification.requestPermission(); }
-}
-window.Notification = RecordedNotification;
-"""
-# document.visibilityState under the test's control: hide_tab() flips it and
-# fires visibilitychange, as switching to another tab would.
-CONTROLLABLE_VISIBILITY = """
-window.__hidden = false;
-Object.defineProperty(Document.prototype, "visibilityState", {
-  get() { return window.__hidden ? "hidden" : "visible"; }, configurable: true });
-Object.defineProperty(Document.prototype, "hidden", {
-  get() { return window.__hidden; }, configurable: true });
-"""
-
-
-def message_texts(page: Page) -> list[str]:
-    return page.eval_on_selector_all(
-        "#message-list li.message:not(.pending) .text",
-        "items => items.map(item => item.textContent)",
-    )
-
-
-def message_item(page: Page, text: str):
-    return page.locator("#message-list li.message").filter(
-        has=page.locator(".text", has_text=re.compile(f"^{re.escape(text)}$"))
-    )
-
-
-def notifications(page: Page) -> list[dict]:
-    return page.evaluate("window.__notifications")
-
-
-def hide_tab(page: Page) -> None:
-    page.evaluate("window.__hidden = true; document.dispatchEvent(new Event('visibilitychange'))")
-
-
-def watch_notifications(live: Live, person: Person) -> None:
-    """From the next page load on: notifications allowed and recorded."""
-    person.context.grant_permissions(["notifications"], origin=live.url)
-    person.context.add_init_script(RECORD_NOTIFICATIONS)
-    person.context.add_init_script(CONTROLLABLE_VISIBILITY)
 
 
 def system_notices(page: Page) -> list[str]:
