@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 
 from conversations.models import Conversation
 from messaging.models import Message
-from messaging.services import edit_message, send_message
+from messaging.services import edit_message
 from realtime.asyncapi import asyncapi_document
 from tests.support.asyncapi import validator_for
 from tests.support.messages import reply_quote
@@ -18,14 +18,10 @@ from tests.support.sockets import (
     open_socket,
     receive_until,
     send_frame,
+    service_send,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@database_sync_to_async
-def service_send(sender, conversation, text: str) -> Message:
-    return send_message(sender=sender, conversation=conversation, text=text)[0]
 
 
 @database_sync_to_async

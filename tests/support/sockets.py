@@ -15,6 +15,7 @@ from django.test import Client
 from chatproject.asgi import application
 from conversations.models import Conversation
 from messaging.models import Message
+from messaging.services import send_message
 from tests.support.factories import ConversationFactory, UserFactory
 from users.models import User
 from users.services import issue_token
@@ -141,3 +142,9 @@ def stored_texts(conversation) -> list[str]:
         .order_by("seq")
         .values_list("text", flat=True)
     )
+
+
+@database_sync_to_async
+def service_send(sender, conversation, text: str) -> Message:
+    """A message sent through messaging.services.send_message (a test's setup)."""
+    return send_message(sender=sender, conversation=conversation, text=text)[0]
