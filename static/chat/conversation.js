@@ -131,6 +131,7 @@ function applyMessage(message, { live: isLive = false } = {}) {
     list.querySelector(`li.pending[data-client-id="${CSS.escape(message.clientMessageId)}"]`)?.remove();
   }
   timeline.place(message);
+  if (known !== undefined) timeline.refreshQuotes(message);
   timeline.decorate();
   const fromOther = message.sender !== store.me;
   if (isLive && known === undefined && fromOther) {

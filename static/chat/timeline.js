@@ -171,6 +171,22 @@ export function place(message) {
   return node;
 }
 
+// A reply quotes its original as it is now (docs/api.md "Replies"): the
+// original's edit or delete redraws the replies to it that are on screen.
+const EXCERPT_LENGTH = 140;
+export function refreshQuotes(original) {
+  for (const message of shown.values()) {
+    if (message.replyTo?.id !== original.id) continue;
+    const replyTo = {
+      ...message.replyTo,
+      excerpt: original.deletedAt ? "" : [...original.text].slice(0, EXCERPT_LENGTH).join(""),
+      deleted: Boolean(original.deletedAt),
+    };
+    const item = itemFor(message.id);
+    if (item) messageElement({ ...message, replyTo }, item);
+  }
+}
+
 function separator(date) {
   const item = element("li", "day-separator");
   item.dataset.day = dayKey(date);
