@@ -57,7 +57,6 @@ function paintSuggestions() {
           .slice(0, 8);
   chosen = Math.min(chosen, Math.max(choices.length - 1, 0));
   suggestions.hidden = !choices.length;
-  input.setAttribute("aria-expanded", String(choices.length > 0));
   suggestions.replaceChildren(
     ...choices.map((member, index) => {
       const option = document.createElement("li");
