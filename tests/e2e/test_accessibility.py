@@ -47,7 +47,7 @@ def blocking_violations(page: Page, where: str) -> list[str]:
 
 
 def chat_pages(page: Page, path: str, theme: str) -> list[str]:
-    """The inbox, the conversation, and its two dialogs open."""
+    """The inbox, the conversation, its dialogs open, and the @ suggestions."""
     found = []
     page.goto("/")
     expect(page.locator("#connection")).to_have_attribute("data-state", "online")
@@ -64,6 +64,16 @@ def chat_pages(page: Page, path: str, theme: str) -> list[str]:
     expect(page.locator("#settings")).to_be_visible()
     found += blocking_violations(page, f"settings dialog, {theme}")
     page.keyboard.press("Escape")
+    message = page.locator("#message-list li.message").last
+    message.hover()
+    message.locator("button[data-action=react]").click()
+    expect(page.locator("#emoji-picker")).to_be_visible()
+    found += blocking_violations(page, f"emoji picker, {theme}")
+    page.keyboard.press("Escape")
+    page.locator("#composer-text").press_sequentially("@b")
+    expect(page.locator("#mention-suggestions")).to_be_visible()
+    found += blocking_violations(page, f"mention suggestions, {theme}")
+    page.locator("#composer-text").fill("")
     page.goto("/accounts/profile/")
     found += blocking_violations(page, f"profile, {theme}")
     return found
