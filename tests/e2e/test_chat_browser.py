@@ -509,6 +509,7 @@ def test_inbox_inserts_a_new_conversation_without_reloading(sign_up, live: Live)
     assert ben.page.evaluate("window.__sameDocument") is True
     row.locator("a").click()
     ben.page.wait_for_url(f"**{path}")
+    wait_for_message(ben.page, "first words")  # the history comes over the API
     assert message_texts(ben.page) == ["first words"]
 
 
