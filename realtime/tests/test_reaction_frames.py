@@ -6,22 +6,18 @@ import pytest
 from channels.db import database_sync_to_async
 
 from messaging.models import Message, Reaction
-from messaging.services import add_reaction, send_message
+from messaging.services import add_reaction
 from tests.support.sockets import (
     assert_silent,
     make_conversation,
     make_user,
     open_socket,
     receive_until,
+    service_send,
 )
 from tests.support.throttling import set_rates
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@database_sync_to_async
-def service_send(sender, conversation, text: str) -> Message:
-    return send_message(sender=sender, conversation=conversation, text=text)[0]
 
 
 @database_sync_to_async
