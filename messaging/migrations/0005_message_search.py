@@ -7,7 +7,10 @@ finds (system messages, deleted messages), so they take no index entries.
 
 The 'simple' configuration lower-cases and splits words without stemming or
 stop words: it treats English and Polish (and any other language) alike, and a
-word is found as typed. The Message model does not know the column (nothing
+word is found as typed. Chat text is not HTML, but PostgreSQL's parser reads
+`<b>` as a tag and skips `<script>…</script>` whole: `<`, `>` and `&` are read
+as spaces, so that a message quoting code is found by its words (the search
+selector reads the query the same way). The Message model does not know the column (nothing
 but the search selector reads it; bulk_create and the rest are unaffected).
 SQLite has no such column: search there falls back to word containment.
 """
@@ -18,7 +21,7 @@ ADD_SEARCH_VECTOR = """
 ALTER TABLE messaging_message ADD COLUMN search_vector tsvector
     GENERATED ALWAYS AS (
         CASE WHEN kind = 'text' AND deleted_at IS NULL
-             THEN to_tsvector('simple'::regconfig, text)
+             THEN to_tsvector('simple'::regconfig, translate(text, '<>&', '   '))
         END
     ) STORED
 """
