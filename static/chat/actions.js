@@ -228,8 +228,8 @@ export function start({ composer, onReply, onGoTo }) {
       goToMessage(Number(quote.dataset.replySeq));
       return;
     }
-    // A tap on a message (not on a link) shows its actions and full time (touch screens).
-    if (!event.target.closest("a, form")) {
+    // A tap on a message (not on a link or a file) shows its actions and full time (touch screens).
+    if (!event.target.closest("a, form, .attachments")) {
       for (const other of list.querySelectorAll("li.selected")) if (other !== item) other.classList.remove("selected");
       item.classList.toggle("selected");
     }

@@ -3,7 +3,7 @@
 // turned into an ApiError.
 import { gettext } from "./i18n.js";
 
-function csrfToken() {
+export function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.content || "";
 }
 
@@ -45,5 +45,13 @@ export async function api(method, path, body) {
 
 // Whether an RFC 8288 Link header has the relation `rel` ("prev", "next").
 export function hasLink(response, rel) {
-  return new RegExp(`rel="${rel}"`).test(response.headers.get("Link") || "");
+  return linkTarget(response, rel) !== null;
+}
+
+// The URL of the Link header's relation `rel`, or null.
+export function linkTarget(response, rel) {
+  for (const [, url, rels] of (response.headers.get("Link") || "").matchAll(/<([^>]*)>\s*;\s*rel="([^"]*)"/g)) {
+    if (rels.split(/\s+/).includes(rel)) return url;
+  }
+  return null;
 }

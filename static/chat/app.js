@@ -8,11 +8,13 @@ import { api } from "./api.js";
 import * as composer from "./composer.js";
 import * as conversation from "./conversation.js";
 import { format, gettext } from "./i18n.js";
+import * as lightbox from "./lightbox.js";
 import { connectLive, pageData, resetPresence, setPresence } from "./live.js";
 import * as manage from "./manage.js";
 import * as notify from "./notify.js";
-import { createDrafts, createOutbox } from "./outbox.js";
+import { createAttachmentDrafts, createDrafts, createOutbox } from "./outbox.js";
 import * as picker from "./picker.js";
+import * as search from "./search.js";
 import * as sidebar from "./sidebar.js";
 import * as store from "./store.js";
 import * as switcher from "./switcher.js";
@@ -24,6 +26,7 @@ const APP_NAME = gettext("Chat");
 store.start(data);
 const outbox = createOutbox(store.me);
 const drafts = createDrafts(store.me);
+const attachmentDrafts = createAttachmentDrafts(store.me);
 
 function conversationPath(conversationId, seq) {
   return `/c/${encodeURIComponent(conversationId)}/${seq ? `#m${seq}` : ""}`;
@@ -220,13 +223,15 @@ const live = connectLive({
 });
 
 conversation.start({ live, outbox });
-const composerInput = composer.start({ drafts });
+const composerInput = composer.start({ drafts, attachmentDrafts });
 actions.start({
   composer: composerInput,
   onReply: composer.replyTo,
   onGoTo: (seq) => navigate(conversation.currentId(), { seq }),
 });
 sidebar.start();
+search.start();
+lightbox.start();
 notify.start({
   isOnScreen: conversation.isOnScreen,
   openConversation: (conversationId, seq) => navigate(conversationId, { seq }),

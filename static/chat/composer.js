@@ -2,14 +2,19 @@
 // Shift+Enter starts a new line, Up arrow in an empty composer edits my last
 // message, each conversation keeps its draft in localStorage, a reply shows
 // what it answers above the box (Escape cancels it), and `@` suggests the
-// conversation's members (arrows choose, Enter or Tab inserts).
+// conversation's members (arrows choose, Enter or Tab inserts). Files go
+// with the text (uploads.js); Send waits while one is still uploading, and a
+// message may then be files alone.
 import * as actions from "./actions.js";
 import * as conversation from "./conversation.js";
 import { format, gettext } from "./i18n.js";
 import * as store from "./store.js";
+import * as uploads from "./uploads.js";
 
 const form = document.getElementById("composer");
 const input = document.getElementById("composer-text");
+const sendButton = form.querySelector("button[type=submit]");
+let enabled = true;
 const MAX_HEIGHT_PX = 200;
 const DRAFT_SAVE_MS = 300;
 let drafts = null;
@@ -105,20 +110,33 @@ export function switchTo(conversationId, placeholder) {
   input.value = drafts.get(conversationId);
   input.placeholder = placeholder;
   grow();
+  uploads.switchTo(conversationId);
 }
 
 function send() {
+  if (uploads.busy()) return;
   const text = input.value;
-  if (!text.trim()) return;
-  conversation.sendText(text, { replyTo: replying?.id || null });
+  const attachments = uploads.ready();
+  if (!text.trim() && !attachments.length) return;
+  conversation.sendText(text.trim() ? text : "", { replyTo: replying?.id || null, attachments });
+  uploads.sent();
   cancelReply();
   input.value = "";
   drafts.set(draftFor, "");
   grow();
 }
 
-export function setEnabled(enabled) {
-  for (const control of form.elements) control.disabled = !enabled;
+// Send waits for the files still uploading.
+function paintSend() {
+  const waiting = uploads.busy();
+  sendButton.disabled = !enabled || waiting;
+  sendButton.title = waiting ? gettext("Waiting for the files to upload") : "";
+}
+
+export function setEnabled(on) {
+  enabled = on;
+  for (const control of form.elements) control.disabled = !on;
+  paintSend();
 }
 
 export function focus() {
@@ -127,6 +145,7 @@ export function focus() {
 
 export function start(options) {
   drafts = options.drafts;
+  uploads.start({ drafts: options.attachmentDrafts, input, onChange: paintSend });
   conversation.onLeave(saveDraft);
   form.addEventListener("submit", (event) => {
     event.preventDefault();

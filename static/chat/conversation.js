@@ -5,6 +5,7 @@
 // sending through the outbox. One conversation at a time; opening another
 // reuses the pane without reloading the page.
 import { api, hasLink } from "./api.js";
+import { messageSummary } from "./attachments.js";
 import { avatar } from "./avatar.js";
 import { format, gettext, ngettext } from "./i18n.js";
 import { repaintPresence } from "./live.js";
@@ -137,7 +138,7 @@ function applyMessage(message, { live: isLive = false } = {}) {
   if (isLive && known === undefined && fromOther) {
     if (message.kind === "system") announce(message.text);
     else if (!message.deletedAt) {
-      announce(format(gettext("New message from %(name)s: %(text)s"), { name: store.nameOf(message.sender), text: message.text }));
+      announce(format(gettext("New message from %(name)s: %(text)s"), { name: store.nameOf(message.sender), text: messageSummary(message) }));
     }
     if (document.visibilityState !== "visible" && !document.getElementById("new-messages-line")) {
       timeline.markFirstUnread(message.seq - 1);
@@ -494,17 +495,21 @@ function transmit(entry) {
     clientMessageId: entry.clientMessageId,
   };
   if (entry.replyTo) frame.replyTo = entry.replyTo;
+  if (entry.attachments?.length) frame.attachments = entry.attachments.map((attachment) => attachment.id);
   live.send(frame);
 }
 
-// `replyTo`: the id of the message this one answers, or null.
-export function sendText(text, { replyTo = null } = {}) {
+// `replyTo`: the id of the message this one answers, or null;
+// `attachments`: the upload shapes of the files it sends (the outbox keeps
+// them whole, so that the pending message shows them, also after a reload).
+export function sendText(text, { replyTo = null, attachments = [] } = {}) {
   if (!current) return;
   const entry = {
     clientMessageId: crypto.randomUUID(),
     conversationId: current.id,
     replyTo,
     text,
+    attachments,
     createdAt: new Date().toISOString(),
     failed: false,
     error: "",

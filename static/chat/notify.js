@@ -4,6 +4,7 @@
 // with a visible button, never on page load; muted conversations raise no
 // notification and add nothing to the title (their badge still shows),
 // except for a mention of me.
+import { messageSummary } from "./attachments.js";
 import { format, gettext } from "./i18n.js";
 import * as store from "./store.js";
 
@@ -40,7 +41,7 @@ export function notifyMessage(frame) {
       ? format(gettext("%(name)s in %(conversation)s"), { name: sender, conversation: store.conversationName(row) })
       : sender;
   const notification = new Notification(titleText, {
-    body: message.text.slice(0, 200),
+    body: messageSummary(message).slice(0, 200),
     tag: `conversation-${frame.conversationId}`,
   });
   notification.addEventListener("click", () => {

@@ -3,7 +3,8 @@
 // survives a reload. Each keeps its clientMessageId: the server stores a
 // retried send once (docs/api.md "Idempotent send"), so sending an entry
 // again after a reload or a reconnect can never duplicate it.
-// Drafts (the composer's unsent text per conversation) live here too.
+// Drafts (the composer's unsent text and uploaded files per conversation)
+// live here too.
 const PREFIX = "chat:v1";
 
 function key(me, kind) {
@@ -51,15 +52,28 @@ export function createOutbox(me) {
   };
 }
 
-export function createDrafts(me) {
-  const storageKey = key(me, "drafts");
+// One value per conversation (a draft's text, the files uploaded for the
+// next message), dropped when it is `empty`.
+function perConversation(me, kind, empty, isEmpty) {
+  const storageKey = key(me, kind);
   return {
-    get: (conversationId) => read(storageKey, {})[conversationId] || "",
-    set(conversationId, text) {
-      const drafts = read(storageKey, {});
-      if (text) drafts[conversationId] = text;
-      else delete drafts[conversationId];
-      write(storageKey, drafts);
+    get: (conversationId) => read(storageKey, {})[conversationId] ?? empty,
+    set(conversationId, value) {
+      const values = read(storageKey, {});
+      if (isEmpty(value)) delete values[conversationId];
+      else values[conversationId] = value;
+      write(storageKey, values);
     },
   };
+}
+
+export function createDrafts(me) {
+  return perConversation(me, "drafts", "", (text) => !text);
+}
+
+// Files uploaded but not sent yet (the server's upload shapes), so that a
+// reload keeps the composer's chips; the server removes an upload not sent
+// within a day (docs/operations.md).
+export function createAttachmentDrafts(me) {
+  return perConversation(me, "attachments", [], (uploads) => !uploads.length);
 }

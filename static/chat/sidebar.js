@@ -2,6 +2,7 @@
 // direct chat, the last message with "You:" or its sender, time or date,
 // unread badge, muted), in activity order, filtered by the box above it,
 // repainted from the store whenever a live event changes a conversation.
+import { messageSummary } from "./attachments.js";
 import { avatar } from "./avatar.js";
 import { formatStamp } from "./dates.js";
 import { format, gettext, ngettext } from "./i18n.js";
@@ -26,14 +27,10 @@ export function preview(row) {
   if (!message) return gettext("No messages yet");
   if (message.deletedAt) return gettext("Message deleted");
   if (message.kind === "system") return message.text;
-  if (message.sender === store.me) return format(gettext("You: %(text)s"), { text: message.text });
-  if (row.kind === "group") {
-    return format(gettext("%(name)s: %(text)s"), {
-      name: store.nameOf(message.sender),
-      text: message.text,
-    });
-  }
-  return message.text;
+  const text = messageSummary(message);
+  if (message.sender === store.me) return format(gettext("You: %(text)s"), { text });
+  if (row.kind === "group") return format(gettext("%(name)s: %(text)s"), { name: store.nameOf(message.sender), text });
+  return text;
 }
 
 function fillRow(element, row) {

@@ -2,8 +2,10 @@
 // day separators ("Today", "Yesterday", a date), consecutive messages of one
 // sender within GROUP_GAP_MS grouped under one name and avatar, system
 // messages as centred notices, the "New messages" line, the formatting
-// subset (format.js), the quoted message a reply answers, the reaction bar.
-// Message text only enters the page as text nodes.
+// subset (format.js), the quoted message a reply answers, the attachments
+// (attachments.js), the reaction bar. Message text only enters the page as
+// text nodes.
+import { attachmentsElement } from "./attachments.js";
 import { avatar } from "./avatar.js";
 import { dayKey, dayLabel, formatFull, formatTime } from "./dates.js";
 import { formatted } from "./format.js";
@@ -132,6 +134,11 @@ export function messageElement(message, node = element("li")) {
   bubble.append(meta);
   if (message.replyTo && !message.deletedAt) bubble.append(replyQuote(message.replyTo));
   bubble.append(text);
+  const attachments = message.deletedAt ? [] : message.attachments || [];
+  if (attachments.length) {
+    text.hidden = !message.text;
+    bubble.append(attachmentsElement(attachments));
+  }
   if (message.editedAt && !message.deletedAt) {
     const edited = element("button", "edited", gettext("(edited)"));
     edited.type = "button";
@@ -259,6 +266,10 @@ export function pendingElement(entry) {
   text.append(linkified(entry.text));
   const bubble = element("div", "bubble");
   bubble.append(meta, text);
+  if (entry.attachments?.length) {
+    text.hidden = !entry.text;
+    bubble.append(attachmentsElement(entry.attachments, { interactive: false }));
+  }
   node.append(avatar(store.me, store.nameOf(store.me)), bubble);
   return node;
 }
