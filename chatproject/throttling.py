@@ -277,6 +277,16 @@ def limit_reaction_add(user_id: int) -> None:
     enforce("reaction.add", str(user_id), "Too many reactions added.")
 
 
+def limit_attachment_upload(user_id: int) -> None:
+    """One budget per user for uploading files (each is stored, an image decoded and re-encoded)."""
+    enforce("attachment.upload", str(user_id), "Too many files uploaded.")
+
+
+def limit_search(user_id: int) -> None:
+    """One budget per user for searching messages (each a full-text query)."""
+    enforce("search", str(user_id), "Too many searches.")
+
+
 def limit_conversation_create(user_id: int) -> None:
     """One budget per user for starting conversations, over REST and the page
     (each create pushes `conversation.new` to every member's sockets)."""

@@ -39,6 +39,15 @@ def iso(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def text_with_files(message: Message) -> str:
+    """A message's text as the seeds that have no field for files show it
+    (001, 003, 004, whose text is never empty): a message sent with files
+    but no words reads as the files' names."""
+    if message.text or not message.attachment_list:
+        return message.text
+    return ", ".join(attachment.name for attachment in message.attachment_list)
+
+
 def whole_conversation(conversation_id: int) -> list[Message]:
     """Every message of the conversation that is not deleted, oldest first,
     for the seeds that document no paging (001, 002, 004): one query of at

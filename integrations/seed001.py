@@ -27,7 +27,7 @@ from chatproject.ids import parse_id
 from conversations import selectors as conversation_selectors
 from conversations.models import Membership
 from integrations.auth import AsappKeyAuthentication
-from integrations.base import CompatView, iso, whole_conversation
+from integrations.base import CompatView, iso, text_with_files, whole_conversation
 from messaging.models import Message
 
 ROLES = ["agent", "customer", "system"]
@@ -51,7 +51,7 @@ def sender_role(message: Message, roles: dict[int, str]) -> str:
 
 def render_message(message: Message, roles: dict[int, str]) -> dict[str, Any]:
     return {
-        "text": message.text,
+        "text": text_with_files(message),
         "sender": {
             "role": sender_role(message, roles),
             "externalId": message.sender.external_id if message.sender else None,

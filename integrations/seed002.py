@@ -97,7 +97,8 @@ def render_message(
         "content": message.text,
         "visitorId": sender_id if from_customer else None,
         "userId": None if from_customer else sender_id,
-        "fileId": None,
+        # The first of the message's attachments (their files: GET /api/attachments/{id}).
+        "fileId": str(message.attachment_list[0].pk) if message.attachment_list else None,
         "seen": markers.seen_by_others(message),
         "clientTimestamp": iso(message.client_timestamp),
         "createdAt": iso(message.created_at),
@@ -176,7 +177,10 @@ class FiveChatMessageSerializer(serializers.Serializer):
     content = serializers.CharField(allow_blank=True)
     visitorId = serializers.CharField(allow_null=True, help_text="Set on the visitor's messages.")
     userId = serializers.CharField(allow_null=True, help_text="Set on the users' messages.")
-    fileId = serializers.CharField(allow_null=True)
+    fileId = serializers.CharField(
+        allow_null=True,
+        help_text="The id of the message's first attachment (GET /api/attachments/{id}).",
+    )
     seen = serializers.BooleanField(help_text="Every other member has read the message.")
     clientTimestamp = serializers.DateTimeField(allow_null=True)
     createdAt = serializers.DateTimeField()

@@ -25,7 +25,7 @@ from chatproject.ids import parse_id
 from chatproject.openapi import error_responses
 from conversations import selectors as conversation_selectors
 from integrations.auth import BearerKeyAuthentication
-from integrations.base import CompatView, foreign_user_id, iso
+from integrations.base import CompatView, foreign_user_id, iso, text_with_files
 from messaging import selectors
 from messaging.models import Message
 
@@ -37,7 +37,7 @@ PAGE_MAX = 10_000_000
 def render_message(message: Message) -> dict[str, Any]:
     return {
         "id": message.pk,
-        "message": message.text,
+        "message": text_with_files(message),
         "userId": foreign_user_id(message.sender),
         # A deleted sender (null) counts as a person: only `kind` makes a system message.
         "isUser": message.kind != Message.Kind.SYSTEM

@@ -31,7 +31,7 @@ from chatproject.ids import parse_id
 from conversations import selectors as conversation_selectors
 from conversations.models import Conversation
 from integrations.auth import XApiKeyAuthentication
-from integrations.base import CompatView, foreign_user_id, iso, whole_conversation
+from integrations.base import CompatView, foreign_user_id, iso, text_with_files, whole_conversation
 from messaging.models import Message
 
 USER_ID_HEADER = "userId"
@@ -49,7 +49,7 @@ def message_type(message: Message) -> str:
 
 def render_message(message: Message, conversation: Conversation) -> dict[str, Any]:
     return {
-        "query": message.text,
+        "query": text_with_files(message),
         "type": message_type(message),
         "queryresponseid": str(message.pk),
         "createdat": iso(message.created_at),

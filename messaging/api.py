@@ -1,8 +1,12 @@
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -10,9 +14,10 @@ from chatproject import throttling
 from chatproject.openapi import error_responses
 from conversations.models import Conversation
 from conversations.selectors import membership_for
-from messaging import events, selectors, services
+from messaging import downloads, events, selectors, services
 from messaging.serializers import (
     AddReactionSerializer,
+    AttachmentSerializer,
     EditMessageSerializer,
     HistoryQuerySerializer,
     MessageSerializer,
@@ -100,6 +105,7 @@ class MessageViewSet(viewsets.ViewSet):
             client_timestamp=data.get("clientTimestamp"),
             require_membership=True,
             reply_to_id=data.get("replyTo"),
+            attachment_ids=data["attachments"],
         )
         return Response(events.represented(message, viewer_id=request.user.pk))
 
@@ -244,3 +250,91 @@ class MessageViewSet(viewsets.ViewSet):
         message = self.own_message(request, conversationId, messageId)
         message, _ = services.remove_reaction(user=request.user, message=message, emoji=emoji)
         return Response(events.represented(message, viewer_id=request.user.pk))
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="The file, at most CHAT_ATTACHMENT_MAX_BYTES (10 MB). Its name is kept "
+        "(made safe); its type is decided from its content."
+    )
+
+
+# A multipart body this much larger than the file limit is refused before it is
+# read: room for the part's headers and boundaries, never for a second file.
+MULTIPART_ALLOWANCE = 64 * 1024
+
+
+class AttachmentViewSet(viewsets.ViewSet):
+    """Attachments: uploaded into a conversation, sent with a message, read by its members."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        summary="Upload a file",
+        description="Stores one file (multipart part `file`) in a conversation I am a member "
+        "of, to be sent with my next message (`attachments: [id]` on POST /api/messages or "
+        "the socket's `message.send`). Its type comes from its content, not its name: PNG, "
+        "JPEG, GIF and WebP images are decoded and encoded again (no EXIF or other metadata "
+        "stays) and get a thumbnail and their size in pixels; everything else is kept as it "
+        "came and is only ever served as a download. A name whose extension claims another "
+        "type gets the real one after it. 413 `attachment_too_large` over "
+        "CHAT_ATTACHMENT_MAX_BYTES; uploads are limited per user (429). An upload not sent "
+        "within CHAT_ATTACHMENT_UNSENT_HOURS (24) is removed (`manage.py purge_attachments`).",
+        request={"multipart/form-data": UploadSerializer},
+        responses={
+            201: AttachmentSerializer,
+            **error_responses(400, 401, 403, 404, 413, 429),
+        },
+    )
+    def upload(self, request: Request, conversationId: int) -> Response:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > settings.CHAT_ATTACHMENT_MAX_BYTES + MULTIPART_ALLOWANCE:
+            raise services.attachment_too_large(declared)
+        membership_for(request.user, conversationId)
+        throttling.limit_attachment_upload(request.user.pk)
+        serializer = UploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        if upload.size > settings.CHAT_ATTACHMENT_MAX_BYTES:
+            raise services.attachment_too_large(upload.size)
+        attachment = services.upload_attachment(
+            uploader=request.user,
+            conversation_id=conversationId,
+            name=upload.name or "",
+            content=upload.read(),
+        )
+        return Response(AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Download a file",
+        description="The file of an attachment sent in a conversation I am a member of (or "
+        "my own upload, not sent yet); 404 otherwise, as for an unknown id. Images are served "
+        "inline with their type, every other file with `Content-Disposition: attachment`; "
+        "always `X-Content-Type-Options: nosniff`. Depending on the deployment the answer is "
+        "the file itself, or a 302 to a short-lived pre-signed URL of the object storage "
+        '(docs/api.md "Attachments").',
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            302: OpenApiResponse(description="To a pre-signed URL of the object storage"),
+            **error_responses(401, 404),
+        },
+    )
+    def file(self, request: Request, attachmentId: int) -> HttpResponse:
+        attachment = selectors.attachment_for_viewer(request.user, attachmentId)
+        return downloads.attachment_response(attachment)
+
+    @extend_schema(
+        summary="An image's thumbnail",
+        description="A WebP within 400 by 400 pixels, for images only (404 for other files); "
+        "who may read it as for the file.",
+        responses={
+            (200, "image/webp"): OpenApiTypes.BINARY,
+            302: OpenApiResponse(description="To a pre-signed URL of the object storage"),
+            **error_responses(401, 404),
+        },
+    )
+    def thumbnail(self, request: Request, attachmentId: int) -> HttpResponse:
+        attachment = selectors.attachment_for_viewer(request.user, attachmentId)
+        if not attachment.is_image:
+            raise NotFound("Only images have a thumbnail.")
+        return downloads.attachment_response(attachment, thumbnail=True)

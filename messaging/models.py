@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.files.storage import storages
 from django.db import models
 
 from conversations.models import Conversation
@@ -132,3 +133,61 @@ class MessageEdit(models.Model):
 
     def __str__(self) -> str:
         return f"edit of {self.message_id} at {self.edited_at}"
+
+
+def attachment_storage():
+    """The storage of STORAGES["attachments"] (chatproject/settings/storage.py),
+    looked up when used, so that the migrations do not name a backend."""
+    return storages["attachments"]
+
+
+class Attachment(models.Model):
+    """A file uploaded into a conversation, then sent with one message. Until
+    it is sent (`message` null) only its uploader sees it, and
+    purge_attachments removes it after CHAT_ATTACHMENT_UNSENT_HOURS. The
+    type is the one its content showed (messaging/files.py), not the name's."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="attachments"
+    )
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="attachments",
+    )
+    message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        help_text="Empty until it is sent.",
+    )
+    position = models.PositiveSmallIntegerField(default=0, help_text="Its place in the message.")
+    name = models.CharField(max_length=255, help_text="The uploaded file's name, made safe.")
+    size = models.PositiveBigIntegerField(help_text="Bytes, as stored.")
+    content_type = models.CharField(max_length=100)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    file = models.FileField(storage=attachment_storage, max_length=300)
+    thumbnail = models.FileField(storage=attachment_storage, max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["message", "position", "pk"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(message__isnull=True),
+                name="unsent_attachment_by_age",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return bool(self.thumbnail)

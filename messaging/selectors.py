@@ -9,7 +9,7 @@ from django.db.models import Count, F, Prefetch, Q, prefetch_related_objects
 from chatproject.errors import NotFound
 from conversations.models import Conversation
 from conversations.selectors import membership_for
-from messaging.models import Mention, Message, MessageEdit, Reaction
+from messaging.models import Attachment, Mention, Message, MessageEdit, Reaction
 
 # A message's mentions as MessageSerializer reads them (`mention_list`); the
 # send and edit services set the same attribute on the message they store.
@@ -19,7 +19,11 @@ MENTIONS = Prefetch("mention_rows", queryset=Mention.objects.order_by("pk"), to_
 REACTIONS = Prefetch(
     "reactions", queryset=Reaction.objects.order_by("created_at", "pk"), to_attr="reaction_rows"
 )
-SHAPE_PREFETCHES = (MENTIONS, REACTIONS)
+# Its attachments in their order (`attachment_list`).
+ATTACHMENTS = Prefetch(
+    "attachments", queryset=Attachment.objects.order_by("position"), to_attr="attachment_list"
+)
+SHAPE_PREFETCHES = (MENTIONS, REACTIONS, ATTACHMENTS)
 
 
 def message_rows():
@@ -28,10 +32,16 @@ def message_rows():
     return Message.objects.select_related("sender")
 
 
+def messages_with_attachments():
+    """message_rows with their attachments (`attachment_list`: one query a
+    page), for the seed endpoints, which name a message's files."""
+    return message_rows().prefetch_related(ATTACHMENTS)
+
+
 def messages_queryset():
     """Messages with everything MessageSerializer reads: the sender and the
-    original replied to joined, the mentions and reactions prefetched (one
-    query each per page, whatever its size)."""
+    original replied to joined, the mentions, reactions and attachments
+    prefetched (one query each per page, whatever its size)."""
     return message_rows().select_related("reply_to").prefetch_related(*SHAPE_PREFETCHES)
 
 
@@ -154,10 +164,11 @@ def changes_since(conversation_id: int, version: int, *, limit: int) -> tuple[li
 
 def visible_messages(conversation_id: int, *, limit: int) -> list[Message]:
     """Up to `limit` messages that are not deleted, oldest first, with their
-    senders: one query, bounded (deleted messages are tombstones with no text,
-    which the foreign APIs have no way to show)."""
+    senders and attachments (`attachment_list`): two queries, bounded
+    (deleted messages are tombstones with no text, which the foreign APIs
+    have no way to show)."""
     return list(
-        message_rows()
+        messages_with_attachments()
         .filter(conversation_id=conversation_id, deleted_at__isnull=True)
         .order_by("seq")[:limit]
     )
@@ -168,11 +179,12 @@ def visible_messages_page(
 ) -> tuple[list[Message], bool]:
     """Page `page` (from 1) of the messages that are not deleted, oldest
     first, `per_page` to a page; and whether more follow. Seed 003 pages by
-    number, so this is OFFSET paging: one query, reading at most
-    page * per_page index entries of this one conversation."""
+    number, so this is OFFSET paging: one query (and one for their
+    attachments), reading at most page * per_page index entries of this one
+    conversation."""
     offset = (page - 1) * per_page
     rows = list(
-        message_rows()
+        messages_with_attachments()
         .filter(conversation_id=conversation_id, deleted_at__isnull=True)
         .order_by("seq")[offset : offset + per_page + 1]
     )
@@ -210,3 +222,20 @@ def edit_history(message: Message) -> list[MessageVersion]:
         MessageVersion(text=text, at=at, by_id=by_id)
         for text, (at, by_id) in zip(texts, authors, strict=True)
     ]
+
+
+def attachment_for_viewer(user, attachment_id: int) -> Attachment:
+    """An attachment `user` may download: one sent in a conversation they are
+    a member of, or their own upload not sent yet. Anything else is 404, as
+    an unknown id (one query)."""
+    attachment = (
+        Attachment.objects.filter(pk=attachment_id)
+        .filter(
+            Q(message__isnull=False, conversation__memberships__user=user)
+            | Q(message__isnull=True, uploader=user)
+        )
+        .first()
+    )
+    if attachment is None:
+        raise NotFound("No such attachment.")
+    return attachment

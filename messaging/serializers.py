@@ -1,11 +1,12 @@
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
 from chatproject.ids import IdField
 from conversations.models import Conversation
 from conversations.serializers import ConversationSerializer
-from messaging.models import Message
+from messaging.models import Attachment, Message
 
 REPLY_EXCERPT_LENGTH = 140
 
@@ -68,6 +69,50 @@ def with_me(reactions: list[dict], viewer_id: int) -> list[dict]:
     return [{**reaction, "me": viewer in reaction["users"]} for reaction in reactions]
 
 
+class AttachmentSerializer(serializers.Serializer):
+    """An uploaded file, as the upload answers and as a message carries it.
+    Its URLs are paths on this server, for members (and, unsent, for its uploader)."""
+
+    id = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True, help_text="The uploaded name, made safe.")
+    size = serializers.IntegerField(read_only=True, help_text="Bytes.")
+    contentType = serializers.CharField(
+        source="content_type",
+        read_only=True,
+        help_text="Decided from the content, not from the name or the upload's header.",
+    )
+    width = serializers.IntegerField(read_only=True, allow_null=True, help_text="Images only.")
+    height = serializers.IntegerField(read_only=True, allow_null=True, help_text="Images only.")
+    url = serializers.SerializerMethodField(
+        help_text="The file (images inline, others as a download)."
+    )
+    thumbnailUrl = serializers.SerializerMethodField(
+        help_text="Images only: at most 400 by 400 pixels, WebP."
+    )
+
+    def get_url(self, attachment: Attachment) -> str:
+        return reverse("attachment-file", args=[attachment.pk])
+
+    def get_thumbnailUrl(self, attachment: Attachment) -> str | None:
+        if not attachment.is_image:
+            return None
+        return reverse("attachment-thumbnail", args=[attachment.pk])
+
+
+def attachment_ids_field() -> serializers.ListField:
+    """`attachments` of a send (POST /api/messages and the socket's message.send)."""
+    return serializers.ListField(
+        child=IdField(),
+        required=False,
+        default=list,
+        max_length=settings.CHAT_ATTACHMENTS_PER_MESSAGE,
+        help_text="Ids of my uploads to this conversation (POST "
+        "/api/conversations/{conversationId}/attachments) not sent yet, at most "
+        f"{settings.CHAT_ATTACHMENTS_PER_MESSAGE}, in the order to show them; with any, "
+        "`text` may be empty.",
+    )
+
+
 class MessageSerializer(serializers.ModelSerializer):
     """The message shape of the REST API and of every live event. With
     `viewer_id` in the context (REST) each reaction says whether it is the
@@ -127,6 +172,12 @@ class MessageSerializer(serializers.ModelSerializer):
     mentions = serializers.SerializerMethodField(
         help_text="Ids of the members mentioned (@username) in the text."
     )
+    attachments = AttachmentSerializer(
+        source="attachment_list",
+        many=True,
+        read_only=True,
+        help_text="Its files, in their order (none on a deleted message).",
+    )
 
     class Meta:
         model = Message
@@ -147,6 +198,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "editCount",
             "replyTo",
             "mentions",
+            "attachments",
         ]
         read_only_fields = fields
 
@@ -166,7 +218,8 @@ class SendMessageSerializer(serializers.Serializer):
     sender = IdField(help_text="Must be the signed-in user's id.")
     text = serializers.CharField(
         trim_whitespace=False,
-        help_text="At most CHAT_MESSAGE_MAX_LENGTH characters (4000).",
+        allow_blank=True,
+        help_text="At most CHAT_MESSAGE_MAX_LENGTH characters (4000); empty only with attachments.",
     )
     clientMessageId = serializers.CharField(
         required=False,
@@ -180,6 +233,7 @@ class SendMessageSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The id of the message this one answers, in the same conversation.",
     )
+    attachments = attachment_ids_field()
 
 
 class EditMessageSerializer(serializers.Serializer):

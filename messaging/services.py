@@ -1,11 +1,13 @@
 """Writes to messages: send, edit, delete, bulk import. The REST API, the
 WebSocket consumer, the admin and management commands all call these."""
 
+import secrets
 import unicodedata
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -18,13 +20,15 @@ from conversations.models import Conversation, Membership
 from conversations.services import advance_counters, mark_sender_read
 from messaging import events, selectors
 from messaging.emoji import validate_emoji
+from messaging.files import prepare_upload, safe_name
 from messaging.mentions import mention_tokens, mentioned_user_ids
-from messaging.models import Mention, Message, MessageEdit, Reaction
+from messaging.models import Attachment, Mention, Message, MessageEdit, Reaction
 from users.models import User
 
 
-def validate_text(text: str) -> str:
-    if not text or not text.strip():
+def validate_text(text: str, *, may_be_empty: bool = False) -> str:
+    """`may_be_empty`: the message has attachments, which may go without words."""
+    if not may_be_empty and (not text or not text.strip()):
         raise Invalid({"text": ["A message needs some text."]})
     limit = settings.CHAT_MESSAGE_MAX_LENGTH
     if len(text) > limit:
@@ -89,6 +93,7 @@ def send_message(
     kind: str = Message.Kind.TEXT,
     require_membership: bool = False,
     reply_to_id: int | None = None,
+    attachment_ids: Sequence[int] = (),
 ) -> tuple[Message, bool]:
     """Store a message and announce it after commit. Returns (message, created).
 
@@ -107,9 +112,15 @@ def send_message(
     conversation (deleted or not), else Invalid. It is refused only after
     the membership check, so that a non-member learns nothing of another
     conversation's message ids. `@username`s of members become mentions
-    (store_mentions).
+    (store_mentions). `attachment_ids` are the sender's unsent uploads into
+    this conversation (attach_uploads), sent with it in that order; with
+    them the text may be empty.
     """
-    validate_text(text)
+    validate_text(text, may_be_empty=bool(attachment_ids))
+    if len(attachment_ids) > settings.CHAT_ATTACHMENTS_PER_MESSAGE:
+        raise Invalid(
+            {"attachments": [f"At most {settings.CHAT_ATTACHMENTS_PER_MESSAGE} files a message."]}
+        )
     try:
         with transaction.atomic():
             now = timezone.now()
@@ -135,6 +146,7 @@ def send_message(
             )
             store_mentions(message)
             message.reaction_rows = []  # a new message has none: no query to serialize it
+            attach_uploads(message, attachment_ids)
             # Announced before the read mark, so the `read` a reply may cause
             # follows the message it points at.
             events.publish_message_change(message, events.CREATED)
@@ -144,6 +156,14 @@ def send_message(
                     raise PermissionDenied("You are not a member of this conversation.")
             if reply_to_id is not None and original is None:
                 raise Invalid({"replyTo": ["No such message in this conversation."]})
+            if len(message.attachment_list) != len(attachment_ids):
+                raise Invalid(
+                    {
+                        "attachments": [
+                            "Each must be one of your unsent uploads to this conversation."
+                        ]
+                    }
+                )
     except IntegrityError:
         if not client_message_id or sender is None:
             raise
@@ -157,6 +177,123 @@ def send_message(
         now,
     )
     return message, True
+
+
+# Attachments: uploaded first (into a conversation, by a member), then sent
+# with one message. A file never half-exists: one whose row is not stored is
+# removed again, and an upload not sent in time is purged.
+
+
+def attach_uploads(message: Message, attachment_ids: Sequence[int]) -> None:
+    """Give the sender's unsent uploads of `attachment_ids` (into the
+    message's conversation) to the new message, in that order, and set them
+    as its `attachment_list`. Ids that are not such uploads are left out:
+    send_message refuses the send when any is. Costs nothing without ids;
+    with them, a locking read and one update."""
+    if not attachment_ids:
+        message.attachment_list = []
+        return
+    uploads = {
+        upload.pk: upload
+        for upload in Attachment.objects.select_for_update().filter(
+            pk__in=attachment_ids,
+            conversation_id=message.conversation_id,
+            uploader_id=message.sender_id,
+            message__isnull=True,
+        )
+    }
+    message.attachment_list = [
+        uploads[attachment_id]
+        for attachment_id in dict.fromkeys(attachment_ids)
+        if attachment_id in uploads
+    ]
+    for position, upload in enumerate(message.attachment_list):
+        upload.message, upload.position = message, position
+    Attachment.objects.bulk_update(message.attachment_list, ["message", "position"])
+
+
+def stored_file_name(conversation_id: int, extension: str) -> str:
+    """A name in the attachment storage no one can guess or choose."""
+    return f"{conversation_id}/{secrets.token_urlsafe(18)}{extension}"
+
+
+def remove_files_on_commit(attachments: Iterable[Attachment]) -> None:
+    """Delete the attachments' files once the transaction that deleted their rows commits."""
+    files = [
+        (field.storage, field.name)
+        for attachment in attachments
+        for field in (attachment.file, attachment.thumbnail)
+        if field
+    ]
+
+    def remove() -> None:
+        for storage, name in files:
+            storage.delete(name)
+
+    if files:
+        transaction.on_commit(remove)
+
+
+def upload_attachment(
+    *, uploader: User, conversation_id: int, name: str, content: bytes
+) -> Attachment:
+    """Store a file uploaded by a member into the conversation, unsent: its
+    type decided from its bytes (messaging.files.prepare_upload), an image
+    re-encoded with a thumbnail. 403 for a non-member, 404 for no such
+    conversation, 413 `attachment_too_large` over CHAT_ATTACHMENT_MAX_BYTES."""
+    conversation_selectors.membership_for(uploader, conversation_id)
+    limit = settings.CHAT_ATTACHMENT_MAX_BYTES
+    if len(content) > limit:
+        raise attachment_too_large(len(content))
+    if not content:
+        raise Invalid({"file": ["The file is empty."]})
+    prepared = prepare_upload(content)
+    attachment = Attachment(
+        conversation_id=conversation_id,
+        uploader=uploader,
+        name=safe_name(name, prepared.extension),
+        size=len(prepared.content),
+        content_type=prepared.content_type,
+        width=prepared.width,
+        height=prepared.height,
+    )
+    stored_name = stored_file_name(conversation_id, prepared.extension)
+    attachment.file.save(stored_name, ContentFile(prepared.content), save=False)
+    if prepared.thumbnail is not None:
+        thumbnail_name = stored_name.rsplit(".", 1)[0] + "-thumbnail.webp"
+        attachment.thumbnail.save(thumbnail_name, ContentFile(prepared.thumbnail), save=False)
+    try:
+        attachment.save()
+    except BaseException:
+        for field in (attachment.file, attachment.thumbnail):
+            if field:
+                field.storage.delete(field.name)
+        raise
+    return attachment
+
+
+def attachment_too_large(size: int) -> DomainError:
+    limit = settings.CHAT_ATTACHMENT_MAX_BYTES
+    return DomainError(
+        f"A file has at most {limit} bytes.",
+        status=413,
+        code="attachment_too_large",
+        details={"maxBytes": limit, "size": size},
+    )
+
+
+@transaction.atomic
+def purge_unsent_attachments(*, older_than: timedelta) -> int:
+    """Remove the uploads that were not sent within `older_than` of their
+    upload, files too (after the commit). Returns how many."""
+    stale = list(
+        Attachment.objects.select_for_update(skip_locked=True).filter(
+            message__isnull=True, created_at__lt=timezone.now() - older_than
+        )
+    )
+    Attachment.objects.filter(pk__in=[attachment.pk for attachment in stale]).delete()
+    remove_files_on_commit(stale)
+    return len(stale)
 
 
 def locked_for_change(message: Message, actor: User, *, staff_may: bool) -> Message:
@@ -180,9 +317,10 @@ def locked_for_change(message: Message, actor: User, *, staff_may: bool) -> Mess
 @transaction.atomic
 def edit_message(*, actor: User, message: Message, text: str) -> Message:
     """Change the text, keeping the one it replaces as a MessageEdit (the
-    message's history), and resolve its mentions afresh."""
-    validate_text(text)
+    message's history), and resolve its mentions afresh. A message with
+    attachments may be left with no text."""
     current = locked_for_change(message, actor, staff_may=False)
+    validate_text(text, may_be_empty=bool(current.attachment_list))
     current.edited_at = timezone.now()
     MessageEdit.objects.create(
         message=current, previous_text=current.text, edited_by=actor, edited_at=current.edited_at
@@ -200,7 +338,8 @@ def edit_message(*, actor: User, message: Message, text: str) -> Message:
 def delete_message(*, actor: User, message: Message) -> Message:
     """Delete by tombstone: the row stays (keeping seq gap-free and letting
     clients that sync by version see the deletion) but its text is erased,
-    with its edit history (the earlier texts) and its mentions."""
+    with its edit history (the earlier texts), its mentions, reactions and
+    attachments (their files after the commit)."""
     current = locked_for_change(message, actor, staff_may=True)
     current.text = ""
     current.deleted_at = timezone.now()
@@ -209,9 +348,12 @@ def delete_message(*, actor: User, message: Message) -> Message:
     MessageEdit.objects.filter(message=current).delete()
     Mention.objects.filter(message=current).delete()
     current.mention_list = []
-    # Its reactions go with its text: a tombstone shows nothing of what was on it.
+    # Its reactions and files go with its text: a tombstone shows nothing of what was on it.
     Reaction.objects.filter(message=current).delete()
     current.reaction_rows = []
+    Attachment.objects.filter(message=current).delete()
+    remove_files_on_commit(current.attachment_list)
+    current.attachment_list = []
     events.publish_message_change(current, events.DELETED)
     return current
 

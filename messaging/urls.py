@@ -1,7 +1,7 @@
 from django.urls import path
 
 import chatproject.converters  # noqa: F401  (registers the <id:…> converter)
-from messaging.api import MessageViewSet
+from messaging.api import AttachmentViewSet, MessageViewSet
 
 urlpatterns = [
     path("messages", MessageViewSet.as_view({"post": "create"}), name="message-send"),
@@ -29,5 +29,20 @@ urlpatterns = [
         "messages/<id:conversationId>/<id:messageId>/reactions/<str:emoji>",
         MessageViewSet.as_view({"delete": "remove_reaction"}),
         name="message-reaction",
+    ),
+    path(
+        "conversations/<id:conversationId>/attachments",
+        AttachmentViewSet.as_view({"post": "upload"}),
+        name="attachment-upload",
+    ),
+    path(
+        "attachments/<id:attachmentId>",
+        AttachmentViewSet.as_view({"get": "file"}),
+        name="attachment-file",
+    ),
+    path(
+        "attachments/<id:attachmentId>/thumbnail",
+        AttachmentViewSet.as_view({"get": "thumbnail"}),
+        name="attachment-thumbnail",
     ),
 ]

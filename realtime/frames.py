@@ -6,14 +6,16 @@ from rest_framework import serializers
 
 from chatproject.ids import IdField
 from conversations.serializers import ConversationSerializer
-from messaging.serializers import MessageSerializer
+from messaging.serializers import MessageSerializer, attachment_ids_field
 
 # Client → server -----------------------------------------------------------
 
 
 class MessageSendFrame(serializers.Serializer):
     conversationId = IdField()
-    text = serializers.CharField(trim_whitespace=False)
+    text = serializers.CharField(
+        trim_whitespace=False, allow_blank=True, help_text="Empty only with attachments."
+    )
     clientMessageId = serializers.CharField(
         max_length=64,
         required=False,
@@ -27,6 +29,7 @@ class MessageSendFrame(serializers.Serializer):
         help_text="The id of the message this one answers, in the same conversation "
         "(else an error frame: code validation_error, details.fields.replyTo).",
     )
+    attachments = attachment_ids_field()
 
 
 class ReactionFrame(serializers.Serializer):

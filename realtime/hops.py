@@ -83,6 +83,7 @@ def send_from_socket(user, credential: SocketCredential, data: dict, *, joined: 
         client_timestamp=data.get("clientTimestamp"),
         require_membership=True,
         reply_to_id=data.get("replyTo"),
+        attachment_ids=data["attachments"],
     )
     return events.ack_frame(message, data.get("clientMessageId"))
 

@@ -19,5 +19,6 @@ from chatproject.settings.base import *  # noqa: F403
 from chatproject.settings.database import *  # noqa: F403
 from chatproject.settings.channels import *  # noqa: F403
 from chatproject.settings.limits import *  # noqa: F403
+from chatproject.settings.storage import *  # noqa: F403
 from chatproject.settings.security import *  # noqa: F403
 from chatproject.settings.logging import *  # noqa: F403

@@ -21,6 +21,13 @@ CHAT_COMPAT_MAX_MESSAGES = env_int("CHAT_COMPAT_MAX_MESSAGES", 10000)
 # Distinct emoji on one message: a new one beyond it is refused (409), an
 # emoji already there can still be added by anyone.
 CHAT_REACTIONS_MAX_DISTINCT = env_int("CHAT_REACTIONS_MAX_DISTINCT", 20)
+# Attachments (docs/api.md "Attachments"): bytes per file (413 over it), files
+# per message, pixels per image (a larger one is refused, not decoded), and
+# how long an upload may wait to be sent before purge_attachments removes it.
+CHAT_ATTACHMENT_MAX_BYTES = env_int("CHAT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+CHAT_ATTACHMENTS_PER_MESSAGE = env_int("CHAT_ATTACHMENTS_PER_MESSAGE", 10)
+CHAT_ATTACHMENT_MAX_PIXELS = env_int("CHAT_ATTACHMENT_MAX_PIXELS", 50_000_000)
+CHAT_ATTACHMENT_UNSENT_HOURS = env_int("CHAT_ATTACHMENT_UNSENT_HOURS", 24)
 
 # Rate limits (chatproject/throttling.py, docs/limits.md):
 # "COUNT/[N]UNIT" (s, min, h, day) or "off". Read at call time.
@@ -37,6 +44,10 @@ CHAT_RATE_LIMITS = {
     "conversation.create": env_str("CHAT_RATE_CONVERSATION_CREATE", "20/min"),
     # Reactions added per user, REST and socket together (removing is not counted).
     "reaction.add": env_str("CHAT_RATE_REACTION_ADD", "120/min"),
+    # Searches per user (GET /api/search/messages).
+    "search": env_str("CHAT_RATE_SEARCH", "60/min"),
+    # Attachments uploaded per user.
+    "attachment.upload": env_str("CHAT_RATE_ATTACHMENT_UPLOAD", "30/min"),
 }
 # Reverse proxies in front of the server that append to X-Forwarded-For; 0
 # (the default) trusts only REMOTE_ADDR.

@@ -4,8 +4,11 @@ environment), plus what only tests need. Servers that tests start in their own
 processes (tests/support/live_server.py) load chatproject.settings, as a deployment does.
 """
 
+import atexit
 import copy
 import os
+import shutil
+import tempfile
 
 from chatproject.settings import *  # noqa: F403
 from chatproject.settings import DATABASES, VAR_DIR
@@ -26,3 +29,11 @@ if env_str("CHAT_TEST_DB_NAME"):
 # Argon2 is slow on purpose, and most tests create users; the tests of the
 # hashing itself set the production hashers back (chatproject/tests/test_security.py).
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Attachments of a test run in a directory of its own, removed when it ends
+# (the S3 tests set their own storage: tests/integration/test_attachments_s3.py).
+if STORAGES["attachments"]["BACKEND"].endswith("FileSystemStorage"):  # noqa: F405
+    TEST_ATTACHMENTS_DIR = tempfile.mkdtemp(prefix="chat-test-attachments-")
+    atexit.register(shutil.rmtree, TEST_ATTACHMENTS_DIR, ignore_errors=True)
+    STORAGES = copy.deepcopy(STORAGES)  # noqa: F405
+    STORAGES["attachments"]["OPTIONS"]["location"] = TEST_ATTACHMENTS_DIR

@@ -17,8 +17,9 @@ from rest_framework.test import APIClient
 
 from conversations.models import Membership
 from conversations.services import set_member_role
-from messaging.services import add_reaction, send_message
+from messaging.services import add_reaction, send_message, upload_attachment
 from tests.support.api import client_for
+from tests.support.files import image_bytes, upload
 from tests.support.factories import ConversationFactory, UserFactory
 from users.services import issue_token
 from workspaces.models import Workspace
@@ -41,6 +42,8 @@ class World:
     direct: object
     empty_group: object
     message: object
+    image: object
+    document: object
     token_key: str
     token_id: int
     spare_token_id: int
@@ -59,11 +62,19 @@ def world() -> World:
         sender=alice, conversation=direct, text=f"hi @{bob.username}", reply_to_id=message.pk
     )
     add_reaction(user=bob, message=message, emoji="👍")  # reactions are not empty
+    # Attachments are not empty: an image (with a thumbnail) and a file.
+    image = upload_attachment(
+        uploader=bob, conversation_id=direct.pk, name="a.png", content=image_bytes()
+    )
+    document = upload_attachment(
+        uploader=bob, conversation_id=direct.pk, name="notes.txt", content=b"notes"
+    )
+    send_message(sender=bob, conversation=direct, text="", attachment_ids=[image.pk, document.pk])
     token, key = issue_token(alice, name="schema")
     spare, _ = issue_token(alice, name="spare")
     api_key, secret = create_api_key(workspace=Workspace.objects.default(), name="schema")
     return World(
-        alice, bob, carol, direct, empty_group, message, key, token.pk, spare.pk,
+        alice, bob, carol, direct, empty_group, message, image, document, key, token.pk, spare.pk,
         api_key.key_id, secret,
     )  # fmt: skip
 
@@ -274,6 +285,54 @@ CALLS: dict[tuple[str, str], list[Call]] = {
         Call(200, lambda w: member(w).get(f"/api/messages/{w.direct.pk}")),
         Call(200, lambda w: member(w).get(f"/api/messages/{w.empty_group.pk}")),
     ],
+    ("post", "/api/conversations/{conversationId}/attachments"): [
+        Call(
+            201,
+            lambda w: member(w).post(
+                f"/api/conversations/{w.direct.pk}/attachments",
+                {"file": upload("b.png", image_bytes())},
+                format="multipart",
+            ),
+        ),
+        Call(
+            400,
+            lambda w: member(w).post(
+                f"/api/conversations/{w.direct.pk}/attachments", {}, format="multipart"
+            ),
+        ),
+        Call(
+            403,
+            lambda w: client_for(w.carol).post(
+                f"/api/conversations/{w.direct.pk}/attachments",
+                {"file": upload("c.txt", b"c")},
+                format="multipart",
+            ),
+        ),
+    ],
+    ("get", "/api/attachments/{attachmentId}"): [
+        Call(200, lambda w: member(w).get(f"/api/attachments/{w.image.pk}")),
+        Call(200, lambda w: member(w).get(f"/api/attachments/{w.document.pk}")),
+        Call(404, lambda w: client_for(w.carol).get(f"/api/attachments/{w.image.pk}")),
+    ],
+    ("get", "/api/attachments/{attachmentId}/thumbnail"): [
+        Call(200, lambda w: member(w).get(f"/api/attachments/{w.image.pk}/thumbnail")),
+        Call(404, lambda w: member(w).get(f"/api/attachments/{w.document.pk}/thumbnail")),
+    ],
+    ("get", "/api/search/messages"): [
+        # A hit with reactions, one with a reply's quote and mentions.
+        Call(200, lambda w: member(w).get("/api/search/messages", {"q": "hello or hi"})),
+        Call(400, lambda w: member(w).get("/api/search/messages", {"q": " "})),
+        Call(
+            403,
+            lambda w: client_for(w.carol).get(
+                "/api/search/messages", {"q": "hello", "conversationId": w.direct.pk}
+            ),
+        ),
+        Call(
+            404,
+            lambda w: member(w).get("/api/search/messages", {"q": "a", "conversationId": 999999}),
+        ),
+    ],
     ("get", "/api/messages/{conversationId}/{messageId}/history"): [
         Call(200, lambda w: member(w).get(f"/api/messages/{w.direct.pk}/{w.message.pk}/history")),
         Call(404, lambda w: member(w).get(f"/api/messages/{w.direct.pk}/0/history")),
@@ -418,6 +477,11 @@ def test_real_responses_match_the_schema(document, world, operation):
         if call.status == 204:
             assert not response.content
             assert "204" in document["paths"][path][method]["responses"]
+            continue
+        if not response["Content-Type"].startswith("application/json"):  # a file
+            content = document["paths"][path][method]["responses"][str(call.status)]["content"]
+            assert content.keys() & {"application/octet-stream", "image/webp"}
+            assert content[next(iter(content))]["schema"] == {"type": "string", "format": "binary"}
             continue
         validator = OAS30StrictValidator(
             response_schema(document, method, path, call.status),

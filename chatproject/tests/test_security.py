@@ -37,10 +37,11 @@ from chatproject import settings as project_settings
 from chatproject.asgi import application
 from chatproject.keys import hash_secret
 from conversations.models import Conversation, Membership
-from messaging.models import Message, Reaction
-from messaging.services import add_reaction, send_message
+from messaging.models import Attachment, Message, Reaction
+from messaging.services import add_reaction, send_message, upload_attachment
 from tests.support.api import assert_error, post_message
 from tests.support.factories import TEST_PASSWORD, ConversationFactory, UserFactory
+from tests.support.files import image_bytes, upload
 from users.models import ApiToken, User
 from users.services import issue_token
 
@@ -54,13 +55,14 @@ ROLES = ["anonymous", "member", "non_member", "staff"]
 @dataclass
 class World:
     """member and peer share a direct conversation holding one message by
-    member (with member's 👍 on it); non_member is in none of it; staff is a
-    superuser, also not a member."""
+    member (with member's 👍 on it) and an image sent by peer; non_member is
+    in none of it; staff is a superuser, also not a member."""
 
     users: dict[str, User]
     peer: User
     conversation: Conversation
     message: Message
+    image: Attachment
     tokens: dict[str, ApiToken] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -86,11 +88,16 @@ def world(db) -> World:
     conversation = ConversationFactory(members=[member, peer])
     message, _ = send_message(sender=member, conversation=conversation, text="original")
     add_reaction(user=member, message=message, emoji="👍")
+    image = upload_attachment(
+        uploader=peer, conversation_id=conversation.pk, name="a.png", content=image_bytes()
+    )
+    send_message(sender=peer, conversation=conversation, text="", attachment_ids=[image.pk])
     world = World(
         users={"member": member, "non_member": non_member, "staff": staff},
         peer=peer,
         conversation=conversation,
         message=message,
+        image=image,
     )
     for role, user in world.users.items():
         world.tokens[role], world.keys[role] = issue_token(user, name=role)
@@ -103,6 +110,8 @@ MEMBERS_ONLY = {"anonymous": 401, "member": 200, "non_member": 403, "staff": 403
 # it is direct (400), anyone else is refused before that.
 MEMBERS_ONLY_BUT_DIRECT = {"anonymous": 401, "member": 400, "non_member": 403, "staff": 403}
 OWNER_ONLY = {"anonymous": 401, "member": 200, "non_member": 404, "staff": 404}
+# Attachments: a file is not revealed to anyone but the members (404, as an unknown id).
+MEMBERS_ONLY_HIDDEN = OWNER_ONLY
 OPEN = {"anonymous": 200, "member": 200, "non_member": 200, "staff": 200}
 
 Request = tuple[str, str, dict | None]
@@ -117,10 +126,26 @@ class Row:
     expected: dict[str, int]
     verify: Callable[[World, str, Any], None] | None = None
     label: str = ""
+    format: str = "json"
 
     @property
     def id(self) -> str:
         return " ".join(self.operation) + (f" ({self.label})" if self.label else "")
+
+
+def uploaded_only_by_members(world: World, role: str, response) -> None:
+    uploads = Attachment.objects.filter(message__isnull=True)
+    assert list(uploads.values_list("uploader_id", flat=True)) == (
+        [world.member.pk] if role == "member" else []
+    )
+
+
+def file_only_for_members(world: World, role: str, response) -> None:
+    if role == "member":
+        assert response["Content-Type"].startswith("image/")
+        assert b"".join(response.streaming_content)
+    else:
+        assert not response.has_header("Content-Disposition")
 
 
 def conversation_ids(response) -> set[str]:
@@ -140,7 +165,7 @@ def no_conversation_created(world: World, role: str, response) -> None:
 
 
 def stored_only_by_members(world: World, role: str, response) -> None:
-    expected = 2 if role == "member" else 1
+    expected = 3 if role == "member" else 2
     assert Message.objects.filter(conversation=world.conversation).count() == expected
 
 
@@ -152,7 +177,15 @@ def closed_only_by_members(world: World, role: str, response) -> None:
 def history_has_the_message(world: World, role: str, response) -> None:
     if role != "member":
         return
-    assert [m["id"] for m in response.json()] == [str(world.message.pk)]
+    messages = response.json()
+    assert [m["id"] for m in messages][:1] == [str(world.message.pk)]
+    assert [a["id"] for a in messages[1]["attachments"]] == [str(world.image.pk)]
+
+
+def found_only_by_members(world: World, role: str, response) -> None:
+    if response.status_code == 200:
+        found = [result["message"]["id"] for result in response.json()["results"]]
+        assert found == ([str(world.message.pk)] if role == "member" else [])
 
 
 def history_only_for_members(world: World, role: str, response) -> None:
@@ -364,6 +397,46 @@ REST_MATRIX = [
         reaction_removed_only_by_members,
     ),
     Row(
+        ("POST", "/api/conversations/{conversationId}/attachments"),
+        lambda w, r: (
+            "post",
+            f"/api/conversations/{w.conversation.pk}/attachments",
+            {"file": upload("b.txt", b"notes")},
+        ),
+        {**MEMBERS_ONLY, "member": 201},
+        uploaded_only_by_members,
+        format="multipart",
+    ),
+    Row(
+        ("GET", "/api/attachments/{attachmentId}"),
+        lambda w, r: ("get", f"/api/attachments/{w.image.pk}", None),
+        MEMBERS_ONLY_HIDDEN,
+        file_only_for_members,
+    ),
+    Row(
+        ("GET", "/api/attachments/{attachmentId}/thumbnail"),
+        lambda w, r: ("get", f"/api/attachments/{w.image.pk}/thumbnail", None),
+        MEMBERS_ONLY_HIDDEN,
+        file_only_for_members,
+    ),
+    Row(
+        ("GET", "/api/search/messages"),
+        lambda w, r: ("get", "/api/search/messages?q=original", None),
+        SIGNED_IN,
+        found_only_by_members,
+    ),
+    Row(
+        ("GET", "/api/search/messages"),
+        lambda w, r: (
+            "get",
+            f"/api/search/messages?q=original&conversationId={w.conversation.pk}",
+            None,
+        ),
+        MEMBERS_ONLY,
+        found_only_by_members,
+        label="in one conversation",
+    ),
+    Row(
         ("PATCH", "/api/messages/{conversationId}/{messageId}"),
         lambda w, r: ("patch", message_path(w), {"text": "edited"}),
         MEMBERS_ONLY,
@@ -423,7 +496,7 @@ DOCUMENTS = {("GET", "/api/schema/"), ("GET", "/api/docs/"), ("GET", "/api/async
 @pytest.mark.parametrize("row", REST_MATRIX, ids=lambda row: row.id)
 def test_rest_authorization_matrix(world, row, role):
     method, path, body = row.request(world, role)
-    response = getattr(world.client(role), method)(path, body, format="json")
+    response = getattr(world.client(role), method)(path, body, format=row.format)
     expected = row.expected[role]
     if expected >= 400:
         assert_error(response, expected)

@@ -115,6 +115,8 @@ def test_defaults_and_environment_variables():
         "socket.frames": "600/min",
         "conversation.create": "20/min",
         "reaction.add": "120/min",
+        "search": "60/min",
+        "attachment.upload": "30/min",
     }
     assert cache["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
     assert proxies == 0
@@ -126,6 +128,8 @@ def test_defaults_and_environment_variables():
         CHAT_RATE_SOCKET_FRAMES="9/min",
         CHAT_RATE_CONVERSATION_CREATE="4/h",
         CHAT_RATE_REACTION_ADD="8/h",
+        CHAT_RATE_SEARCH="9/h",
+        CHAT_RATE_ATTACHMENT_UPLOAD="3/min",
         CHAT_TRUSTED_PROXIES="2",
         REDIS_URL="redis://127.0.0.1:6379/3",
         CHANNEL_LAYER_PREFIX="blue",
@@ -137,6 +141,8 @@ def test_defaults_and_environment_variables():
         "socket.frames": "9/min",
         "conversation.create": "4/h",
         "reaction.add": "8/h",
+        "search": "9/h",
+        "attachment.upload": "3/min",
     }
     assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert cache["LOCATION"] == "redis://127.0.0.1:6379/3"

@@ -267,8 +267,9 @@ def test_queries_do_not_grow_with_the_conversation(
     many, more = count()
     assert (three, more) == (3, 303)
     assert few == many
-    # The key, the conversation, its messages (with senders), the members' roles.
-    with django_assert_max_num_queries(4):
+    # The key, the conversation, its messages (with senders) and their
+    # attachments, the members' roles.
+    with django_assert_max_num_queries(5):
         anonymous.get(url(conversation.pk), headers=asapp_headers(key))
 
 

@@ -379,9 +379,9 @@ def test_queries_do_not_grow_with_the_conversation(
     import_messages(conversation=conversation, senders=[visitor, agent, bot], texts=["x"] * 200)
     add_member(conversation, UserFactory(), Membership.Role.AGENT)
     assert count() == few
-    # The key; the conversation and its members; the messages; the first
-    # message's time; the tags; the visitor's presence.
-    with django_assert_max_num_queries(7):
+    # The key; the conversation and its members; the messages and their
+    # attachments; the first message's time; the tags; the visitor's presence.
+    with django_assert_max_num_queries(8):
         api_client.get(url(conversation), headers=bearer(key))
 
 

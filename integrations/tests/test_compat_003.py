@@ -145,8 +145,8 @@ def test_pages_take_the_same_queries(api_client, key, long_chat, django_assert_m
             api_client.get(url(long_chat.pk, **query), headers=bearer(key))
         counts.add(len(queries.captured_queries))
     assert len(counts) == 1
-    # The key, the conversation, the page (with senders).
-    with django_assert_max_num_queries(3):
+    # The key, the conversation, the page (with senders), its attachments.
+    with django_assert_max_num_queries(4):
         api_client.get(url(long_chat.pk, page=2, per_page=7), headers=bearer(key))
 
 

@@ -250,8 +250,9 @@ def test_queries_do_not_grow_with_the_conversation(
     few = count()
     import_messages(conversation=conversation, senders=[owner, assistant], texts=["x"] * 150)
     assert count() == few
-    # The key; the conversation; the user and their membership; the messages.
-    with django_assert_max_num_queries(5):
+    # The key; the conversation; the user and their membership; the messages;
+    # their attachments.
+    with django_assert_max_num_queries(6):
         api_client.get(URL, params, headers=sent_headers)
 
 

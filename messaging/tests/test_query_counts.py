@@ -13,8 +13,8 @@ from tests.support.factories import ConversationFactory
 pytestmark = pytest.mark.django_db
 
 # The caller's membership (with its conversation), the page, then its
-# mentions and its reactions (prefetched).
-HISTORY_QUERIES = 4
+# mentions, its reactions and its attachments (prefetched).
+HISTORY_QUERIES = 5
 
 
 def fill(conversation, senders, count: int) -> None:
@@ -107,7 +107,7 @@ def test_the_conversation_list_counts_unread_mentions_in_one_query(
     user, other_user, django_assert_num_queries
 ):
     """The conversations, their memberships, their last messages with their
-    mentions and reactions, and the unread mentions of them all."""
+    mentions, reactions and attachments, and the unread mentions of them all."""
     client = client_for(user)
     for count in (1, 20):
         while Conversation.objects.filter(memberships__user=user).count() < count:
@@ -115,7 +115,7 @@ def test_the_conversation_list_counts_unread_mentions_in_one_query(
                 members=[user, other_user], kind=Conversation.Kind.GROUP, direct_key=None
             )
             replies_with_mentions(group, other_user, user, 2)
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(7):
             body = client.get("/api/conversations").json()
         assert [row["unreadMentions"] for row in body] == [2] * count
         assert all(row["lastMessage"]["mentions"] == [str(user.pk)] for row in body)
@@ -168,7 +168,7 @@ def test_the_conversation_list_reads_the_last_messages_reactions_in_one_query(
             )
             send_message(sender=other_user, conversation=conversation, text="hello")
             react_to_all(conversation, [other_user])
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(7):
             body = client.get("/api/conversations").json()
         assert len(body) == count
         assert all(
