@@ -23,5 +23,6 @@ urlpatterns = [
     path("api/", include("users.urls")),
     path("api/", include("conversations.urls")),
     path("api/", include("messaging.urls")),
+    path("api/", include("messaging.search_urls")),
     path("", include("messaging.page_urls")),
 ]
