@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from chatproject.errors import DomainError, Invalid
 from chatproject.ids import parse_id
 from messaging import services
-from messaging.models import Mention, Message, MessageEdit, Reaction
+from messaging.models import Attachment, Mention, Message, MessageEdit, Reaction
 
 
 class ConversationIdFilter(admin.SimpleListFilter):
@@ -101,6 +101,14 @@ class ReactionInline(ReadOnlyInline):
     ordering = ["created_at", "pk"]
 
 
+class AttachmentInline(ReadOnlyInline):
+    """The message's files (removed from the Attachments page, through the service)."""
+
+    model = Attachment
+    fields = readonly_fields = ["name", "content_type", "size", "width", "height"]
+    ordering = ["position"]
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     """Admin writes go through messaging.services, so they reach live sockets
@@ -135,7 +143,7 @@ class MessageAdmin(admin.ModelAdmin):
         "deleted_at",
         "client_message_id",
     ]
-    inlines = [MessageEditInline, MentionInline, ReactionInline]
+    inlines = [MessageEditInline, MentionInline, ReactionInline, AttachmentInline]
     fields = ["conversation", "sender", "kind", "text", *readonly_fields]
     date_hierarchy = "created_at"
     show_full_result_count = False
@@ -203,3 +211,42 @@ class ReactionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset) -> None:
         for reaction in queryset.select_related("user", "message"):
             self.delete_model(request, reaction)
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Files are uploaded by members only; staff may remove any (a
+    moderation), through messaging.services.remove_attachment: the message
+    takes its next version and members' sockets get `message.updated` (a
+    message left with neither text nor files is deleted)."""
+
+    list_display = ["id", "name", "content_type", "size", "conversation_id", "message", "uploader"]
+    list_select_related = ["uploader", "message"]
+    list_filter = ["content_type", "created_at"]
+    search_fields = ["name"]
+    raw_id_fields = ["conversation", "message", "uploader"]
+    fields = readonly_fields = [
+        "conversation",
+        "message",
+        "uploader",
+        "name",
+        "content_type",
+        "size",
+        "width",
+        "height",
+        "created_at",
+    ]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Attachment | None = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Attachment) -> None:
+        services.remove_attachment(actor=request.user, attachment=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for attachment in queryset:
+            self.delete_model(request, attachment)

@@ -283,6 +283,29 @@ def attachment_too_large(size: int) -> DomainError:
 
 
 @transaction.atomic
+def remove_attachment(*, actor: User, attachment: Attachment) -> Message | None:
+    """Remove one file (staff moderating, in the admin). A sent one leaves
+    its message, which takes its next version and is announced as
+    `message.updated`; a message left with neither text nor files is
+    deleted (a tombstone). Returns the message as changed, or None for an
+    upload that was not sent."""
+    if attachment.message_id is None:
+        Attachment.objects.filter(pk=attachment.pk).delete()
+        remove_files_on_commit([attachment])
+        return None
+    message = Message.objects.get(pk=attachment.message_id)
+    if not message.text.strip() and Attachment.objects.filter(message=message).count() == 1:
+        return delete_message(actor=actor, message=message)
+    current = locked_for_change(message, actor, staff_may=True)
+    Attachment.objects.filter(pk=attachment.pk).delete()
+    remove_files_on_commit([attachment])
+    current.attachment_list = [row for row in current.attachment_list if row.pk != attachment.pk]
+    Message.objects.filter(pk=current.pk).update(version=current.version)
+    events.publish_message_change(current, events.UPDATED)
+    return current
+
+
+@transaction.atomic
 def purge_unsent_attachments(*, older_than: timedelta) -> int:
     """Remove the uploads that were not sent within `older_than` of their
     upload, files too (after the commit). Returns how many."""

@@ -1,7 +1,7 @@
 from django.core.management import call_command
 
 from conversations.models import Conversation
-from messaging.models import Message, Reaction
+from messaging.models import Attachment, Message, Reaction
 from users.models import User
 
 
@@ -53,11 +53,26 @@ def test_seed_demo_shows_a_reply_mentions_and_an_edit_once(db, capsys):
         "Welcome to the team room.",
         "Thanks @carol, glad to be here!",
         "@alice @carol could you look at my PR today?",
+        "This week's sign-ups, and the notes for Friday's release.",
     ]
     assert messages[1].reply_to_id == messages[0].pk
     mentioned = [sorted(m.mention_rows.values_list("user__username", flat=True)) for m in messages]
-    assert mentioned == [[], ["carol"], ["alice", "carol"]]
+    assert mentioned == [[], ["carol"], ["alice", "carol"], []]
     assert list(messages[2].edits.values_list("previous_text", flat=True)) == [
         "@alice could you look at my PR?"
     ]
     assert messages[2].edit_count == 1
+
+
+def test_seed_demo_shares_an_image_and_a_file_once(db, capsys):
+    call_command("seed_demo", "--force")
+    call_command("seed_demo")
+    team = Conversation.objects.get(title="Team")
+    files = Attachment.objects.filter(conversation=team).order_by("position")
+    assert [(a.name, a.content_type, a.message.sender.username) for a in files] == [
+        ("signups-by-week.png", "image/png", "carol"),
+        ("release-notes.txt", "text/plain; charset=utf-8", "carol"),
+    ]
+    chart, notes = files
+    assert (chart.width, chart.height) == (480, 270) and chart.thumbnail
+    assert notes.file.read().startswith(b"Release notes")

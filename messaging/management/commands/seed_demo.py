@@ -2,17 +2,25 @@
 with a few messages, and optionally a bulk load of N messages. With DEBUG
 off the users (public password) are created only with --force."""
 
+import io
 import itertools
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
+from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from conversations.models import Conversation
 from conversations.services import create_conversation
 from messaging.models import Message
-from messaging.services import add_reaction, edit_message, import_messages, send_message
+from messaging.services import (
+    add_reaction,
+    edit_message,
+    import_messages,
+    send_message,
+    upload_attachment,
+)
 from users import services as user_services
 from users.models import User
 
@@ -25,6 +33,30 @@ DEMO_SCRIPT = [
 ]
 # Reactions on the script's lines: (who, line, emoji).
 DEMO_REACTIONS = [("bob", 0, "👀"), ("alice", 1, "🎉"), ("bob", 1, "🎉"), ("bob", 2, "👍")]
+DEMO_NOTES = """Release notes (Friday)
+
+- Attachments: images with previews, any other file as a download.
+- Search: every message of your conversations, from the sidebar.
+- Fixed: the tab title counted muted conversations.
+"""
+DEMO_SIGNUPS = [42, 57, 51, 73, 88, 95]
+
+
+def demo_chart() -> bytes:
+    """A small bar chart of DEMO_SIGNUPS as a PNG."""
+    width, height, bar = 480, 270, 56
+    image = Image.new("RGB", (width, height), "#f4f6fb")
+    draw = ImageDraw.Draw(image)
+    top = max(DEMO_SIGNUPS)
+    for index, value in enumerate(DEMO_SIGNUPS):
+        left = 32 + index * (bar + 18)
+        draw.rectangle(
+            (left, height - 24 - value * 200 // top, left + bar, height - 24), fill="#3b6fd8"
+        )
+    draw.line((24, height - 24, width - 24, height - 24), fill="#44506a", width=2)
+    output = io.BytesIO()
+    image.save(output, "PNG")
+    return output.getvalue()
 
 
 class Command(BaseCommand):
@@ -95,6 +127,28 @@ class Command(BaseCommand):
         )
         edit_message(
             actor=bob, message=question, text="@alice @carol could you look at my PR today?"
+        )
+        self.share_files(team, carol)
+
+    def share_files(self, team: Conversation, carol: User) -> None:
+        """Attachments: an image (a bar chart drawn here) and a text file."""
+        chart = upload_attachment(
+            uploader=carol,
+            conversation_id=team.pk,
+            name="signups-by-week.png",
+            content=demo_chart(),
+        )
+        notes = upload_attachment(
+            uploader=carol,
+            conversation_id=team.pk,
+            name="release-notes.txt",
+            content=DEMO_NOTES.encode(),
+        )
+        send_message(
+            sender=carol,
+            conversation=team,
+            text="This week's sign-ups, and the notes for Friday's release.",
+            attachment_ids=[chart.pk, notes.pk],
         )
 
     def demo_users(self) -> dict[str, User]:
