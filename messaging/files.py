@@ -41,6 +41,8 @@ TELLING_EXTENSIONS = {
     ".html", ".htm", ".xhtml", ".shtml", ".xml", ".js", ".mjs",
 }  # fmt: skip
 THUMBNAIL_BOX = (400, 400)
+# Of a decoded image's `info`, what its pixels need to be drawn the same.
+DRAWING_INFO = {"transparency", "duration", "loop", "background", "disposal"}
 NAME_MAX = 200
 UNSAFE_NAME_CHARACTERS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 
@@ -116,6 +118,9 @@ def encoded(image: Image.Image, image_format: str) -> bytes:
     """The image encoded again, upright (its EXIF orientation applied) and
     with no metadata: Pillow writes only what it is given, and no `exif`,
     `icc_profile` or comment is. Animated GIF and WebP keep their frames."""
+    # Only what drawing needs: comments, EXIF, XMP, ICC profiles and the like
+    # (which a GIF or PNG writer would otherwise copy over) stay behind.
+    image.info = {key: value for key, value in image.info.items() if key in DRAWING_INFO}
     frames = getattr(image, "n_frames", 1)
     output = io.BytesIO()
     if frames > 1 and image_format in {"GIF", "WEBP"}:

@@ -1,6 +1,9 @@
 from django.conf import settings
 from django.core.files.storage import storages
+from django.core.signals import setting_changed
 from django.db import models
+from django.dispatch import receiver
+from django.utils.functional import LazyObject, empty
 
 from conversations.models import Conversation
 
@@ -135,10 +138,29 @@ class MessageEdit(models.Model):
         return f"edit of {self.message_id} at {self.edited_at}"
 
 
-def attachment_storage():
-    """The storage of STORAGES["attachments"] (chatproject/settings/storage.py),
-    looked up when used, so that the migrations do not name a backend."""
-    return storages["attachments"]
+class AttachmentStorage(LazyObject):
+    """STORAGES["attachments"] (chatproject/settings/storage.py), looked up
+    when first used and again after the setting changes (as Django's
+    default_storage is): a FileField holds its storage from the moment the
+    model is loaded."""
+
+    def _setup(self) -> None:
+        self._wrapped = storages["attachments"]
+
+
+ATTACHMENT_STORAGE = AttachmentStorage()
+
+
+@receiver(setting_changed)
+def forget_attachment_storage(*, setting: str, **kwargs) -> None:
+    if setting == "STORAGES":
+        ATTACHMENT_STORAGE._wrapped = empty
+
+
+def attachment_storage() -> AttachmentStorage:
+    """The attachments' storage, named by a callable so that the migrations
+    do not name a backend."""
+    return ATTACHMENT_STORAGE
 
 
 class Attachment(models.Model):
