@@ -14,6 +14,7 @@ from realtime.asyncapi import asyncapi_document
 from realtime.frames import CLIENT_FRAMES, SERVER_FRAMES
 from tests.support.asyncapi import validator_for
 from tests.support.factories import ConversationFactory, UserFactory
+from tests.support.files import image_bytes
 from users.services import issue_token
 
 
@@ -63,6 +64,12 @@ async def test_every_frame_the_server_sends_matches_the_document():
     await alice_socket.send_json_to(
         {"type": "message.send", "conversationId": cid, "text": "hi", "clientMessageId": "m-1"}
     )
+    image = await sync_to_async(services.upload_attachment)(
+        uploader=alice, conversation_id=conversation.pk, name="a.png", content=image_bytes()
+    )
+    await alice_socket.send_json_to(
+        {"type": "message.send", "conversationId": cid, "text": "", "attachments": [str(image.pk)]}
+    )
     await alice_socket.send_json_to({"type": "typing", "conversationId": cid, "active": True})
     await drain(bob_socket, frames)
     await bob_socket.send_json_to({"type": "read", "conversationId": cid, "seq": 1})
@@ -98,6 +105,7 @@ async def test_every_frame_the_server_sends_matches_the_document():
         errors = list(validator_for(document, frame["type"], "server").iter_errors(frame))
         assert not errors, (frame, [error.message for error in errors])
     assert any(frame.get("message", {}).get("reactions") for frame in frames)
+    assert any(frame.get("message", {}).get("attachments") for frame in frames)
     seen = {frame["type"] for frame in frames} | {"message.ack"}
     assert seen == set(SERVER_FRAMES), set(SERVER_FRAMES) - seen
 
@@ -122,13 +130,15 @@ def test_documented_client_frames_are_what_the_consumer_accepts():
     document = asyncapi_document()
     examples = {
         "message.send": {"conversationId": "1", "text": "hi", "clientMessageId": "c1"},
+        "message.send with files": {"conversationId": "1", "text": "", "attachments": ["4"]},
         "typing": {"conversationId": "1", "active": True},
         "read": {"conversationId": "1", "seq": 3},
         "sync": {"conversationId": "1", "sinceVersion": 0},
         "reaction.add": {"conversationId": "1", "messageId": "2", "emoji": "👍"},
         "reaction.remove": {"conversationId": "1", "messageId": "2", "emoji": "👍"},
     }
-    for frame_type, body in examples.items():
+    for example, body in examples.items():
+        frame_type = example.split(" ")[0]
         frame = {"type": frame_type, **body}
         validator_for(document, frame_type, "client").validate(frame)
         assert CLIENT_FRAMES[frame_type](data=frame).is_valid()
