@@ -195,12 +195,16 @@ def attach_uploads(message: Message, attachment_ids: Sequence[int]) -> None:
         return
     uploads = {
         upload.pk: upload
-        for upload in Attachment.objects.select_for_update().filter(
+        # By pk: the model's ordering (by message) would join the nullable
+        # message, which PostgreSQL cannot lock FOR UPDATE.
+        for upload in Attachment.objects.select_for_update()
+        .filter(
             pk__in=attachment_ids,
             conversation_id=message.conversation_id,
             uploader_id=message.sender_id,
             message__isnull=True,
         )
+        .order_by("pk")
     }
     message.attachment_list = [
         uploads[attachment_id]
@@ -310,9 +314,9 @@ def purge_unsent_attachments(*, older_than: timedelta) -> int:
     """Remove the uploads that were not sent within `older_than` of their
     upload, files too (after the commit). Returns how many."""
     stale = list(
-        Attachment.objects.select_for_update(skip_locked=True).filter(
-            message__isnull=True, created_at__lt=timezone.now() - older_than
-        )
+        Attachment.objects.select_for_update(skip_locked=True)
+        .filter(message__isnull=True, created_at__lt=timezone.now() - older_than)
+        .order_by("pk")  # as in attach_uploads: no join to lock
     )
     Attachment.objects.filter(pk__in=[attachment.pk for attachment in stale]).delete()
     remove_files_on_commit(stale)

@@ -27,6 +27,9 @@ if CHAT_ATTACHMENTS_S3_BUCKET:
             "default_acl": None,
             "querystring_auth": True,
             "querystring_expire": CHAT_ATTACHMENT_URL_SECONDS,
+            # Signature version 4: botocore would sign a custom endpoint's
+            # URLs with version 2, which AWS deprecated and some stores refuse.
+            "signature_version": "s3v4",
             "file_overwrite": False,
         },
     }
