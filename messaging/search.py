@@ -248,53 +248,102 @@ def containing(query: SearchQuery) -> Q:
     return found
 
 
-# The newest messages walked for hits before the index is asked, per hit
-# wanted: a word in one message of 250 or more is found among them.
+# The newest messages read for hits first, per hit wanted: a word in one
+# message of 250 or more is found among them.
 RECENT_PER_HIT = 250
+# Then a word with at most this many hits (by the statistics) has them all
+# gathered through the GIN index and sorted; one with more is walked for.
+GATHER_MAX = 20_000
+WORD_STATISTICS = """
+SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples
+FROM pg_stats s
+JOIN pg_class c ON c.relname = s.tablename AND c.relnamespace = s.schemaname::regnamespace
+WHERE s.schemaname = current_schema() AND s.tablename = 'messaging_message'
+    AND s.attname = 'search_vector'
+"""
 
 
 def postgres_hits(messages: QuerySet[Message], query: SearchQuery, count: int) -> list[int]:
-    """The ids of the newest `count` of `messages` matching `query`, in
-    two steps that do not depend on the planner guessing how common the
-    words are (its statistics know only the commonest words, and guessed a
-    rare word common enough to walk a million rows for it):
+    """The ids of the newest `count` of `messages` matching `query`. The
+    planner cannot be left to choose between walking the newest messages
+    (right for a common word) and gathering the hits from the GIN index
+    (right for a rare one): it guesses every word not among the commonest
+    of its statistics, and every prefix, at a flat rate, and walked a
+    million rows for a rare word or gathered a million hits for a common
+    prefix. So, in steps, each query fenced (MATERIALIZED) or written so
+    that it runs as meant:
 
     1. the newest RECENT_PER_HIT * count messages are read (an index walk
-       that stops there) and matched: enough for a common word, in ~2 ms;
-    2. if they hold fewer than `count` hits, every hit is gathered through
-       the GIN index (or the conversation's index when it is small), then
-       sorted: a rare word has few. A word in between (1 message of 250)
-       costs most: 4,000 hits gathered at 1,000,000 messages."""
-    matches = RawSQL(
-        f"messaging_message.search_vector @@ {tsquery_sql(query)}",
-        [query.text],
-        output_field=BooleanField(),
-    )
-    vector = RawSQL("messaging_message.search_vector", [])
+       that stops there) and matched: enough for a word common lately, ~3 ms;
+    2. else, if the statistics (expected_hits) expect at most GATHER_MAX hits,
+       up to GATHER_MAX are gathered through the GIN index (or a small
+       conversation's own index) and sorted: all of a rare word's;
+    3. else (a word common, but not lately; or more hits than expected) the
+       messages are walked from the newest until `count` hits, matched by
+       ts_match_vq, @@'s function, which no index answers."""
+    text = [query.text]
     recent_sql, recent_params = (
-        messages.annotate(vector=vector)
+        messages.annotate(vector=RawSQL("messaging_message.search_vector", []))
         .order_by("-pk")
         .values("pk", "vector")[: RECENT_PER_HIT * count]
         .query.sql_with_params()
     )
-    hits_sql, hits_params = messages.filter(matches).values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
-        # MATERIALIZED: the walk runs as written, not folded into the outer query.
         cursor.execute(
             f"WITH recent AS MATERIALIZED ({recent_sql}) SELECT pk FROM recent "
             f"WHERE vector @@ {tsquery_sql(query)} ORDER BY pk DESC LIMIT %s",
-            [*recent_params, query.text, count],
+            [*recent_params, *text, count],
         )
         ids = [row[0] for row in cursor.fetchall()]
         if len(ids) == count:
             return ids
-        # MATERIALIZED: all hits first, so the planner cannot walk the id
-        # index instead (it would, for a word it guesses common).
-        cursor.execute(
-            f"WITH hits AS MATERIALIZED ({hits_sql}) SELECT pk FROM hits ORDER BY pk DESC LIMIT %s",
-            [*hits_params, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(WORD_STATISTICS)
+        statistics = cursor.fetchone()
+        if expected_hits(query, statistics) <= GATHER_MAX:
+            matches = RawSQL(
+                f"messaging_message.search_vector @@ {tsquery_sql(query)}", text, BooleanField()
+            )
+            gather_sql, gather_params = (
+                messages.filter(matches).values("pk")[:GATHER_MAX].query.sql_with_params()
+            )
+            cursor.execute(
+                f"WITH hits AS MATERIALIZED ({gather_sql}) "
+                "SELECT pk, count(*) OVER () FROM hits ORDER BY pk DESC LIMIT %s",
+                [*gather_params, count],
+            )
+            rows = cursor.fetchall()
+            if not rows or rows[0][1] < GATHER_MAX:
+                return [row[0] for row in rows]
+    walked = RawSQL(
+        f"ts_match_vq(messaging_message.search_vector, {tsquery_sql(query)})", text, BooleanField()
+    )
+    return list(messages.filter(walked).order_by("-pk").values_list("pk", flat=True)[:count])
+
+
+def expected_hits(query: SearchQuery, statistics: tuple | None) -> float:
+    """How many messages the statistics of `search_vector` (ANALYZE's
+    commonest words and their frequencies, and the table's rows) expect to
+    match: each clause as common as its terms together, the query as its
+    rarest clause. A word not among the commonest counts as none (a table
+    never analyzed has no statistics: everything is rare)."""
+    if statistics is None or statistics[0] is None:
+        return 0.0
+    words, frequencies, rows = statistics
+    frequency_of = dict(zip(words, frequencies, strict=False))
+
+    def frequency(term: Term) -> float:
+        if term.prefix:
+            start = term.words[0].lower()
+            return sum(f for word, f in frequency_of.items() if word.startswith(start))
+        return min(frequency_of.get(word.lower(), 0.0) for word in term.words)
+
+    # A clause of exclusions only narrows nothing down by itself.
+    clauses = [
+        min(1.0, sum(frequency(term) for term in clause if not term.excluded))
+        for clause in query.clauses
+        if not all(term.excluded for term in clause)
+    ]
+    return min(clauses, default=0.0) * max(rows, 0)
 
 
 def tsquery_sql(query: SearchQuery) -> str:

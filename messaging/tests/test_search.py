@@ -37,9 +37,10 @@ pytestmark = pytest.mark.django_db
 URL = "/api/search/messages"
 POSTGRES = "postgresql"
 # The caller's conversations, the hits (PostgreSQL: the newest messages,
-# then the index when they hold too few), the page, and its mentions,
-# reactions and attachments (prefetched).
-SEARCH_QUERIES = 7
+# then the word statistics and the index or a walk when they hold too few:
+# messaging.search.postgres_hits), the page, and its mentions, reactions and
+# attachments (prefetched).
+SEARCH_QUERIES = 9
 
 
 @pytest.fixture
@@ -290,6 +291,52 @@ def test_a_rare_word_is_found_beyond_the_newest_messages(alice, bob, direct):
     first = client.get(URL, {"q": "chatter", "limit": 1})
     assert texts(first.json()["results"]) == ["more chatter"]
     assert texts(found(client, **next_link(first))) == [f"chatter {window + 9}"]
+
+
+def test_a_word_with_more_hits_than_gathered_is_walked_for(monkeypatch, alice, bob, direct):
+    """Beyond the newest messages, a word the statistics call common (or one
+    with more hits than GATHER_MAX, as here) is found by walking from the
+    newest message on: the newest hits first, none left out."""
+    monkeypatch.setattr(search, "GATHER_MAX", 2)
+    for number in range(3):
+        say(bob, direct, f"old harvest {number}")
+    import_messages(
+        conversation=direct,
+        senders=[bob],
+        texts=(f"filler {number}" for number in range(search.RECENT_PER_HIT * 3)),
+    )
+    client = client_for(alice)
+    first = client.get(URL, {"q": "harvest", "limit": 2})
+    assert texts(first.json()["results"]) == ["old harvest 2", "old harvest 1"]
+    assert texts(found(client, **next_link(first))) == ["old harvest 0"]
+
+
+def test_the_statistics_expect_hits_by_the_commonest_words():
+    words = ("load", "test", "message", "catch")
+    statistics = (list(words), [1.0, 0.5, 0.25, 0.01, 0.01, 1.0], 1000.0)
+    for q, expected in [
+        ("load", 1000),
+        ("load test", 500),
+        ("test or message", 750),
+        ('"test message"', 250),
+        ("cat", 10),  # as a prefix: "catch"
+        ("cat ", 0),  # a word not among the commonest
+        ("load -test", 1000),
+    ]:
+        assert search.expected_hits(search.parse_query(q), statistics) == expected, q
+    assert search.expected_hits(search.parse_query("load"), None) == 0
+
+
+def test_postgresql_statistics_name_a_common_word(alice, bob, direct):
+    if connection.vendor != POSTGRES:
+        return
+    import_messages(conversation=direct, senders=[bob], texts=(f"common {n}" for n in range(300)))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE messaging_message")
+        cursor.execute(search.WORD_STATISTICS)
+        statistics = cursor.fetchone()
+    assert search.expected_hits(search.parse_query("common "), statistics) >= 290
+    assert search.expected_hits(search.parse_query("uncommon "), statistics) == 0
 
 
 # Matching ---------------------------------------------------------------------------
