@@ -3,7 +3,7 @@
 // the close button, and the previous and next images of the same message
 // (the buttons, or the Left and Right arrow keys). A click on a thumbnail in
 // the timeline (Enter or Space when it has focus) opens it; closing it puts
-// the focus back on that thumbnail.
+// the focus on the thumbnail of the image it showed last.
 import { isImage } from "./attachments.js";
 import { format, gettext } from "./i18n.js";
 import * as timeline from "./timeline.js";
@@ -22,7 +22,7 @@ next.before(image);
 
 let images = [];
 let index = 0;
-let opener = null;
+let gallery = null; // the message's element, whose thumbnails opened it
 
 function paint() {
   const attachment = images[index];
@@ -51,12 +51,13 @@ function step(by) {
   paint();
 }
 
-// Opens `attachments`' images at the one with id `attachmentId`.
+// Opens `attachments`' images at the one with id `attachmentId`; `from`:
+// the element holding their thumbnails.
 export function show(attachments, attachmentId, from = null) {
   images = attachments.filter(isImage);
   index = Math.max(0, images.findIndex((attachment) => attachment.id === attachmentId));
   if (!images.length) return;
-  opener = from;
+  gallery = from;
   paint();
   dialog.showModal();
   document.getElementById("lightbox-close").focus();
@@ -67,7 +68,7 @@ export function start() {
     const button = event.target.closest("button.attachment-image");
     const item = button?.closest("li.message[data-id]");
     const message = item && timeline.shown.get(item.dataset.id);
-    if (message) show(message.attachments || [], button.dataset.attachmentId, button);
+    if (message) show(message.attachments || [], button.dataset.attachmentId, item);
   });
   document.getElementById("lightbox-close").addEventListener("click", () => dialog.close());
   previous.addEventListener("click", () => step(-1));
@@ -84,7 +85,8 @@ export function start() {
   });
   dialog.addEventListener("close", () => {
     image.removeAttribute("src");
-    if (opener?.isConnected) opener.focus();
-    opener = null;
+    const shown = images[index];
+    gallery?.querySelector(`button.attachment-image[data-attachment-id="${CSS.escape(shown?.id || "")}"]`)?.focus();
+    gallery = null;
   });
 }

@@ -73,7 +73,8 @@ function resultItem({ message, snippet }) {
   top.append(element("strong", "result-conversation", conversationNameOf(message.conversationId)), time);
   const text = element("span", "result-snippet");
   text.append(markedSnippet(snippet));
-  link.append(top, element("span", "result-sender", store.nameOf(message.sender)), text);
+  const sender = message.sender === store.me ? gettext("You") : store.nameOf(message.sender);
+  link.append(top, element("span", "result-sender", sender), text);
   item.append(link);
   return item;
 }

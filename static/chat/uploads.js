@@ -101,8 +101,18 @@ function chipFor(upload) {
   remove.append(cross);
   remove.addEventListener("click", () => discard(upload));
   chip.append(preview, body, retry, remove);
-  upload.parts = { chip, preview, progress, error, retry, remove };
+  upload.parts = { chip, preview, detail, progress, error, retry, remove };
   return chip;
+}
+
+function paintProgress(upload) {
+  const { detail, progress } = upload.parts;
+  progress.max = upload.size || 1;
+  progress.value = upload.loaded || 0;
+  detail.textContent =
+    upload.state === "uploading"
+      ? format(gettext("%(done)s of %(total)s"), { done: humanSize(upload.loaded || 0), total: humanSize(upload.size) })
+      : humanSize(upload.size);
 }
 
 function paint(upload) {
@@ -110,8 +120,7 @@ function paint(upload) {
   const { chip, preview, progress, error, retry } = upload.parts;
   chip.dataset.state = upload.state;
   progress.hidden = upload.state !== "uploading";
-  progress.max = upload.size || 1;
-  progress.value = upload.loaded || 0;
+  paintProgress(upload);
   error.textContent = upload.state === "failed" ? upload.error : "";
   retry.hidden = upload.state !== "failed" || !upload.retryable;
   const image = upload.state === "done" && isImage(upload.attachment);
@@ -170,7 +179,7 @@ function transfer(upload) {
   request.setRequestHeader("X-CSRFToken", csrfToken());
   request.upload.addEventListener("progress", (event) => {
     upload.loaded = event.loaded;
-    if (upload.parts) upload.parts.progress.value = event.loaded;
+    if (upload.parts) paintProgress(upload);
   });
   request.addEventListener("load", () => {
     let body = null;
