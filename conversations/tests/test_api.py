@@ -269,9 +269,9 @@ def test_list_is_a_constant_number_of_queries(
         )
         send_from(other_user, conversation, 2)
 
-    # The conversations, memberships, last messages, their mentions and
-    # reactions, unread mentions.
-    with django_assert_max_num_queries(6):
+    # The conversations, memberships, last messages, their mentions,
+    # reactions and attachments, unread mentions.
+    with django_assert_max_num_queries(7):
         response = user_client.get("/api/conversations")
 
     assert len(response.json()) == 6

@@ -93,12 +93,12 @@ def test_the_list_takes_the_same_queries_for_1_and_20_conversations_of_several_m
             Conversation.objects.filter(pk=conversation.pk).update(last_seq=1, last_version=1)
 
     add_groups(1)
-    # The conversations, memberships, last messages, their mentions and
-    # reactions, unread mentions.
-    with django_assert_max_num_queries(6) as one:
+    # The conversations, memberships, last messages, their mentions,
+    # reactions and attachments, unread mentions.
+    with django_assert_max_num_queries(7) as one:
         assert len(client.get("/api/conversations").json()) == 1
     add_groups(19)
-    with django_assert_max_num_queries(6) as twenty:
+    with django_assert_max_num_queries(7) as twenty:
         body = client.get("/api/conversations").json()
     assert len(body) == 20
     assert all(len(row["members"]) == 5 and row["name"] for row in body)

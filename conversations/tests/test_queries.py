@@ -15,8 +15,8 @@ from tests.support.factories import ConversationFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 # The conversations, their memberships (prefetched), their last messages
-# (with their mentions and reactions) and the unread mentions.
-LIST_QUERIES = 6
+# (with their mentions, reactions and attachments) and the unread mentions.
+LIST_QUERIES = 7
 
 
 def add_conversations(user, count: int) -> list[Conversation]:

@@ -147,8 +147,9 @@ def test_a_refused_edit_keeps_no_history(user, other_user, message):
 def test_history_takes_the_same_queries_for_one_and_many_edits(
     user, message, django_assert_num_queries
 ):
-    # The caller's membership, the message (with its mentions and reactions), the edits.
-    queries = 5
+    # The caller's membership, the message (with its mentions, reactions and
+    # attachments), the edits.
+    queries = 6
     with django_assert_num_queries(queries):
         assert len(client_for(user).get(history_url(message)).json()) == 1
     for index in range(20):

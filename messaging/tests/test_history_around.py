@@ -9,13 +9,10 @@ from requests.utils import parse_header_links
 
 from messaging.models import Message
 from messaging.services import delete_message, import_messages
+from messaging.tests.test_query_counts import HISTORY_QUERIES
 from tests.support.api import assert_error, client_for
 
 pytestmark = pytest.mark.django_db
-
-# The caller's membership (with its conversation), the page, then its
-# mentions and its reactions (prefetched).
-HISTORY_QUERIES = 4
 
 
 @pytest.fixture
