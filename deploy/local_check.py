@@ -21,6 +21,10 @@ What it starts, all on 127.0.0.1 and all stopped at the end:
 
 Then it checks, through nginx: the HTTP to HTTPS redirect and the probes on
 plain HTTP, a page over HTTPS, static files from nginx, the 413 envelope,
+attachments (a 5 MB upload passes, a 10.5 MB one gets the app's 413 and an
+11.6 MB one nginx's; downloads authorized by the app and sent by nginx from
+CHAT_ATTACHMENTS_DIR through X-Accel-Redirect with the app's type,
+disposition and CSP, nosniff, the internal location closed to clients),
 deploy/smoke_check.py (sockets on every process, a REST message delivered to
 all, the staff status page), the 503 envelope once every server is stopped;
 with --failover, it kills the Redis master (crash) or asks the sentinel to
@@ -38,6 +42,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import ssl
@@ -104,6 +109,12 @@ def wait_http(url: str, headers: dict, context=None, seconds: float = 30) -> Non
 # nginx: deploy/nginx.conf with local ports and paths --------------------------------
 
 
+def env_example() -> dict[str, str]:
+    """deploy/chat.env.example's KEY=VALUE lines."""
+    lines = (DEPLOY / "chat.env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if re.match(r"^[A-Z][A-Z0-9_]*=", line))
+
+
 def substitute(text: str, old: str, new: str, count: int | None = None) -> str:
     found = text.count(old)
     if not found or (count is not None and found != count):
@@ -126,6 +137,15 @@ def local_site(work: Path, ports: list[int], http_port: int, https_port: int) ->
     site = substitute(site, "server_name chat.example.com;", f"server_name {HOST};", 2)
     site = substitute(site, "/var/log/nginx/chat.access.log", str(work / "chat.access.log"), 2)
     site = substitute(site, "/srv/chat/app/staticfiles/", f"{work / 'static'}/", 2)
+    # The internal location and its directory are chat.env.example's.
+    example = env_example()
+    accel_prefix, directory = (
+        example["CHAT_ATTACHMENT_ACCEL_PREFIX"],
+        example["CHAT_ATTACHMENTS_DIR"],
+    )
+    if site.count(f"location {accel_prefix} {{") != 1:
+        raise RuntimeError(f"deploy/nginx.conf has no location {accel_prefix} (chat.env.example)")
+    site = substitute(site, f"alias {directory}/;", f"alias {work / 'attachments'}/;", 1)
     servers = re.findall(r"^    server 127\.0\.0\.1:800\d (.*);$", site, re.M)
     if len(servers) != 2:
         raise RuntimeError("deploy/nginx.conf changed: expected two upstream servers")
@@ -406,6 +426,135 @@ def check_through_nginx(
     )
 
 
+def multipart_file(name: str, content: bytes) -> tuple[bytes, dict]:
+    """A multipart/form-data body with one part `file`, and its Content-Type header."""
+    boundary = secrets.token_hex(16)
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    )
+    body = head.encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    output = io.BytesIO()
+    Image.new("RGB", (64, 48), "teal").save(output, "PNG")
+    return output.getvalue()
+
+
+def check_attachments(
+    work: Path, https_base: str, context: ssl.SSLContext, server_port: int
+) -> None:
+    """Uploads through nginx's upload location, downloads handed to nginx
+    with X-Accel-Redirect (deploy/README.md "Attachments")."""
+    client = smoke.Client(https_base, context)
+    (uploader, peer), conversation = smoke.sign_up_pair(client)
+
+    def upload(token: str, name: str, content: bytes):
+        body, headers = multipart_file(name, content)
+        url = f"{https_base}/api/conversations/{conversation['id']}/attachments"
+        return fetch(url, context, body, {**headers, "Authorization": f"Bearer {token}"})
+
+    def download(token: str, path: str):
+        return fetch(https_base + path, context, headers={"Authorization": f"Bearer {token}"})
+
+    text = b"".join(b"line %07d of a five megabyte text file\n" % n for n in range(125_000))
+    status, _, body = upload(uploader["token"], "notes.txt", text)
+    expect(status == 201, f"a {len(text) / 1e6:.1f} MB upload passes nginx", (status, body[:200]))
+    notes = json.loads(body)
+    status, _, body = upload(uploader["token"], "chart.png", png_bytes())
+    expect(status == 201, "an image upload", (status, body[:200]))
+    chart = json.loads(body)
+    for size, code, who in (
+        (10_500_000, "attachment_too_large", "app"),
+        (11_600_000, "payload_too_large", "nginx"),
+    ):
+        status, _, body = upload(uploader["token"], "big.bin", b"\0" * size)
+        expect(
+            status == 413 and json.loads(body)["error"]["code"] == code,
+            f"a {size / 1e6:.1f} MB upload: 413 {code} ({who})",
+            (status, body[:200]),
+        )
+
+    stored = sorted((work / "attachments" / str(conversation["id"])).iterdir())
+    expect(
+        [path.read_bytes() == text for path in stored].count(True) == 1,
+        "the text file is stored under CHAT_ATTACHMENTS_DIR",
+        [path.name for path in stored],
+    )
+    status, _, body = download(peer["token"], notes["url"])
+    expect(status == 404, "an upload not sent yet: 404 for anyone but its uploader", status)
+
+    status, headers, body = download(uploader["token"], notes["url"])
+    expect(status == 200 and body == text, "the file downloaded through nginx", status)
+    expect("X-Accel-Redirect" not in headers, "the app's X-Accel-Redirect is not passed on")
+    expect(headers.get("X-Content-Type-Options") == "nosniff", "nosniff", dict(headers))
+    expect(
+        headers.get("Content-Type") == "text/plain; charset=utf-8"
+        and headers.get("Content-Disposition") == 'attachment; filename="notes.txt"',
+        "the app's Content-Type and Content-Disposition (attachment) are kept",
+        (headers.get("Content-Type"), headers.get("Content-Disposition")),
+    )
+    expect(
+        "sandbox" in headers.get("Content-Security-Policy", "")
+        and headers.get("X-Frame-Options") == "DENY"
+        and headers.get("Cache-Control") == "private, max-age=3600",
+        "the app's CSP (sandbox), X-Frame-Options and Cache-Control are kept",
+        dict(headers),
+    )
+    direct = urllib.request.Request(
+        f"http://127.0.0.1:{server_port}{notes['url']}",
+        headers={
+            "Host": HOST,
+            "X-Forwarded-Proto": "https",
+            "Authorization": f"Bearer {uploader['token']}",
+        },
+    )
+    with urllib.request.urlopen(direct, timeout=10) as response:
+        accel, app_body = response.headers.get("X-Accel-Redirect", ""), response.read()
+    expect(
+        accel.startswith(f"/_attachments/{conversation['id']}/") and app_body == b"",
+        "the app itself sends no bytes, only X-Accel-Redirect",
+        (accel, len(app_body)),
+    )
+    status, _, _ = fetch(https_base + accel, context)
+    expect(status == 404, "the internal location is not reachable from outside", status)
+
+    message = client.json(
+        "POST",
+        "/api/messages",
+        (200, 201),
+        body={
+            "conversationId": str(conversation["id"]),
+            "sender": uploader["id"],
+            "text": "",
+            "attachments": [notes["id"], chart["id"]],
+        },
+        token=uploader["token"],
+    )
+    expect(len(message["attachments"]) == 2, "the files sent in a message")
+    status, headers, body = download(peer["token"], chart["url"])
+    expect(
+        status == 200
+        and body.startswith(b"\x89PNG")
+        and headers.get("Content-Type") == "image/png"
+        and headers.get("Content-Disposition") == 'inline; filename="chart.png"',
+        "a member downloads the image through nginx, inline",
+        (status, headers.get("Content-Type"), headers.get("Content-Disposition")),
+    )
+    status, headers, body = download(peer["token"], chart["thumbnailUrl"])
+    expect(
+        status == 200 and body[8:12] == b"WEBP" and headers.get("Content-Type") == "image/webp",
+        "its thumbnail through nginx",
+        (status, headers.get("Content-Type")),
+    )
+
+
 async def socket_across_failover(
     https_base: str, context: ssl.SSLContext, sentinel: "Sentinel", how: str
 ) -> None:
@@ -516,6 +665,8 @@ def main() -> int:
                 DJANGO_SUPERUSER_USERNAME=STAFF_USER,
                 DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD,
                 DJANGO_SUPERUSER_EMAIL="admin@example.com",
+                CHAT_ATTACHMENTS_DIR=str(work / "attachments"),
+                CHAT_ATTACHMENT_ACCEL_PREFIX=env_example()["CHAT_ATTACHMENT_ACCEL_PREFIX"],
             )
             if sentinel:
                 env.update(
@@ -550,6 +701,7 @@ def main() -> int:
             with nginx(work, local_site(work, ports, http_port, https_port)):
                 wait_http(f"{https_base}/healthz", {}, context)
                 check_through_nginx(work, http_base, https_base, context)
+                check_attachments(work, https_base, context, ports[0])
                 asyncio.run(foreign_origin_refused(https_base, context))
                 smoke_check(https_base, work / "cert.pem", args.processes)
                 if sentinel and args.failover:
