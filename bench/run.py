@@ -40,7 +40,7 @@ from bench.client import http_json  # noqa: E402
 from tests.support.live_server import Deployment, Server, base_env  # noqa: E402
 
 OUT = ROOT / "var" / "bench"
-BENCHMARKS = ("fanout", "history", "flood", "rest", "idle")
+BENCHMARKS = ("fanout", "history", "search", "flood", "rest", "idle")
 # The commands the machine's own services start with (the env notes).
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 START_REDIS = (
@@ -55,6 +55,7 @@ BENCH_RATE_LIMITS = {
     "CHAT_RATE_AUTH_USERNAME": "1000000/min",
     "CHAT_RATE_SOCKET_FRAMES": "1000000/min",
     "CHAT_RATE_CONVERSATION_CREATE": "1000000/min",
+    "CHAT_RATE_SEARCH": "1000000/min",
 }
 
 
@@ -212,6 +213,28 @@ def history_rows(result: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
+def search_rows(result: dict) -> list[tuple[str, str, str]]:
+    words = result.get("words", {})
+    labels = {
+        "rare": "rare",
+        "common": "common",
+        "common_next": "next page",
+        "scattered": "scattered",
+    }
+    rows = []
+    for kind, label in labels.items():
+        summary = result.get(kind)
+        if summary:
+            rows.append(
+                (
+                    f"search {label} {words.get(kind, words.get('common'))!r}",
+                    f"p50 {summary.get('p50_ms')} ms, p95 {summary.get('p95_ms')} ms",
+                    "p50 ≤ 50 ms" if kind in ("rare", "common") else "",
+                )
+            )
+    return rows
+
+
 def rest_rows(result: dict) -> list[tuple[str, str, str]]:
     return [
         (
@@ -253,6 +276,7 @@ def flood_rows(result: dict) -> list[tuple[str, str, str]]:
 
 FORMATTERS: dict[str, Callable[[dict], list[tuple[str, str, str]]]] = {
     "history": history_rows,
+    "search": search_rows,
     "sync_flood": flood_rows,
     "rest_send": rest_rows,
     "idle_sockets": idle_rows,
@@ -319,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Benchmark database {database_url}, Redis {redis_url}; logs in {work_dir}")
     deployment.manage("migrate", "--no-input", "-v0")
     deployment.manage("seed_demo", "--force")  # DEBUG is off here
-    if "history" in only or "flood" in only:
+    if {"history", "search", "flood"} & set(only):
         missing = args.history_messages - history_size(database_url)
         if missing > 0:
             print(
@@ -397,6 +421,18 @@ def main(argv: list[str] | None = None) -> int:
                         deep=args.deep,
                         changes=args.changes,
                     ),
+                )
+            if "search" in only:
+                token, _ = demo_login(servers[0])
+                bench(
+                    "search.py",
+                    *options(
+                        server=urls[0],
+                        token=token,
+                        # "Load test message N": the N in the middle is in one message.
+                        rare=max(args.history_messages // 2, 1),
+                    ),
+                    "--explain",
                 )
             if "flood" in only:
                 token, conversation = demo_login(servers[0])
