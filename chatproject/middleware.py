@@ -6,9 +6,12 @@ import logging
 import re
 import time
 import uuid
+from functools import cache
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
+from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.functional import empty
 from django.views.defaults import page_not_found
@@ -156,16 +159,32 @@ PERMISSIONS_POLICY = ", ".join(
 )
 
 
+@cache
+def origin_of(storage: Storage) -> str:
+    """Where the storage's URLs (pre-signed, for S3) point: scheme and host."""
+    url = urlsplit(storage.url("origin"))
+    return f"{url.scheme}://{url.netloc}"
+
+
+def attachment_image_sources() -> str:
+    """The object storage's origin, when attachments are kept in one: an
+    image's URL on this site redirects there (messaging/downloads.py), and a
+    browser checks img-src against where the redirect lands too."""
+    storage = storages["attachments"]
+    return "" if isinstance(storage, FileSystemStorage) else f" {origin_of(storage)}"
+
+
 def content_security_policy(host: str | None) -> str:
     """No inline script, no plugins, no framing; scripts, styles, images,
     fonts and fetches from this origin only, plus this host's WebSocket
-    (ws: and wss: spelt out: not every browser counts them as 'self')."""
+    (ws: and wss: spelt out: not every browser counts them as 'self') and
+    images from the attachments' object storage."""
     sockets = f" ws://{host} wss://{host}" if host else ""
     directives = {
         "default-src": "'self'",
         "script-src": "'self'",
         "style-src": "'self'",
-        "img-src": "'self' data:",
+        "img-src": f"'self' data:{attachment_image_sources()}",
         "font-src": "'self'",
         "connect-src": f"'self'{sockets}",
         "object-src": "'none'",

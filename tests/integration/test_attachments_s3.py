@@ -252,6 +252,22 @@ def test_purge_removes_the_objects_of_uploads_never_sent(
     assert client.get(recent["url"]).status_code == 302
 
 
+def image_sources(client) -> str:
+    policy = client.get("/accounts/login/")["Content-Security-Policy"]
+    return next(part for part in policy.split("; ") if part.startswith("img-src "))
+
+
+def test_pages_allow_images_from_this_site_only_with_files_on_disk(client, db):
+    assert image_sources(client) == "img-src 'self' data:"
+
+
+def test_pages_allow_images_from_the_bucket_where_the_image_urls_redirect(client, bucket):
+    """A thumbnail's URL on this site redirects to the bucket, and a browser
+    checks the page's img-src against where the redirect lands too: without
+    the bucket's origin there no image would show."""
+    assert image_sources(client) == f"img-src 'self' data: {bucket.endpoint}"
+
+
 def test_a_process_configured_for_s3_stores_attachments_in_the_bucket(s3_endpoint):
     """The production settings, started with the CHAT_ATTACHMENTS_S3_*
     variables, give the Attachment model's fields the S3 storage on that
