@@ -198,7 +198,7 @@ class Attachment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["message", "position", "pk"]
+        ordering = ["message_id", "position", "pk"]
         indexes = [
             models.Index(
                 fields=["created_at"],

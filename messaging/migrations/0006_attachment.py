@@ -86,7 +86,7 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "ordering": ["message", "position", "pk"],
+                "ordering": ["message_id", "position", "pk"],
                 "indexes": [
                     models.Index(
                         condition=models.Q(("message__isnull", True)),
