@@ -31,6 +31,7 @@ from conversations.models import Membership
 from conversations.selectors import membership_for
 from messaging.models import Message
 from messaging.selectors import messages_queryset
+from users.models import User
 
 QUERY_MAX_LENGTH = 200
 # A last word this long or longer also matches the words it begins.
@@ -156,7 +157,7 @@ def decode_cursor(cursor: str) -> int:
 
 def searchable_messages(
     *,
-    user,
+    user: User,
     conversation_id: int | None,
     sender_id: int | None,
     before: datetime | None,
@@ -195,7 +196,7 @@ def searchable_messages(
 
 def search_messages(
     *,
-    user,
+    user: User,
     q: str,
     conversation_id: int | None = None,
     sender_id: int | None = None,
