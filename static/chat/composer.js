@@ -6,6 +6,7 @@
 // with the text (uploads.js); Send waits while one is still uploading, and a
 // message may then be files alone.
 import * as actions from "./actions.js";
+import { messageSummary } from "./attachments.js";
 import * as conversation from "./conversation.js";
 import { format, gettext } from "./i18n.js";
 import * as store from "./store.js";
@@ -31,7 +32,8 @@ let chosen = 0;
 export function replyTo(message) {
   if (!message) return;
   replying = message;
-  const excerpt = message.text.length > 80 ? `${message.text.slice(0, 80)}…` : message.text;
+  const summary = messageSummary(message);
+  const excerpt = summary.length > 80 ? `${summary.slice(0, 80)}…` : summary;
   replyText.textContent = format(gettext("Replying to %(name)s: %(text)s"), {
     name: store.nameOf(message.sender),
     text: excerpt,
