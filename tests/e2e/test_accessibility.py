@@ -70,6 +70,10 @@ def chat_pages(page: Page, path: str, theme: str) -> list[str]:
     expect(page.locator("#emoji-picker")).to_be_visible()
     found += blocking_violations(page, f"emoji picker, {theme}")
     page.keyboard.press("Escape")
+    # Closing gives focus back to the message (actions.js): typed before
+    # that, "@b" went outside the composer.
+    expect(page.locator("#emoji-picker")).to_be_hidden()
+    page.wait_for_function("() => document.activeElement?.closest('#message-list') != null")
     page.locator("#composer-text").press_sequentially("@b")
     expect(page.locator("#mention-suggestions")).to_be_visible()
     found += blocking_violations(page, f"mention suggestions, {theme}")
