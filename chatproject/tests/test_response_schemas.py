@@ -19,8 +19,8 @@ from conversations.models import Membership
 from conversations.services import set_member_role
 from messaging.services import add_reaction, send_message, upload_attachment
 from tests.support.api import client_for
-from tests.support.files import image_bytes, upload
 from tests.support.factories import ConversationFactory, UserFactory
+from tests.support.files import image_bytes, upload
 from users.services import issue_token
 from workspaces.models import Workspace
 from workspaces.services import create_api_key
