@@ -78,14 +78,7 @@ export function thumbnail(attachment, box) {
 export function fileIcon(name) {
   const icon = element("span", "file-icon");
   icon.setAttribute("aria-hidden", "true");
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("width", "28");
-  svg.setAttribute("height", "28");
-  const path = document.createElementNS(SVG, "path");
-  path.setAttribute("fill", "currentColor");
-  path.setAttribute("d", "M6 2h8l6 6v12a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2zm7 1.5V9h5.5L13 3.5z");
-  svg.append(path);
+  const svg = svgIcon(28, "M6 2h8l6 6v12a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2zm7 1.5V9h5.5L13 3.5z");
   const dot = name.lastIndexOf(".");
   const extension = dot > 0 ? name.slice(dot + 1, dot + 5).toUpperCase() : "";
   icon.append(svg, element("span", "file-extension", extension));
@@ -108,17 +101,22 @@ function fileCard(attachment) {
   return card;
 }
 
-export function downloadIcon() {
+/** A square 24-unit SVG icon of one path, `size` pixels wide, hidden from assistive technology. */
+function svgIcon(size, pathData) {
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("width", "20");
-  svg.setAttribute("height", "20");
+  svg.setAttribute("width", String(size));
+  svg.setAttribute("height", String(size));
   svg.setAttribute("aria-hidden", "true");
   const path = document.createElementNS(SVG, "path");
   path.setAttribute("fill", "currentColor");
-  path.setAttribute("d", "M11 3h2v10.2l3.6-3.6 1.4 1.4-6 6-6-6 1.4-1.4 3.6 3.6zM5 19h14v2H5z");
+  path.setAttribute("d", pathData);
   svg.append(path);
   return svg;
+}
+
+export function downloadIcon() {
+  return svgIcon(20, "M11 3h2v10.2l3.6-3.6 1.4 1.4-6 6-6-6 1.4-1.4 3.6 3.6zM5 19h14v2H5z");
 }
 
 // The attachments of `message` under its text. With `interactive` off (a
