@@ -12,6 +12,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from asgiref.sync import SyncToAsync
+from django.db import connections
 from rest_framework.test import APIClient
 
 from chatproject import throttling
@@ -142,3 +144,14 @@ def clock(monkeypatch) -> Clock:
     clock = Clock()
     monkeypatch.setattr(throttling, "now", clock)
     return clock
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_connections_of_the_async_thread(django_db_setup, django_db_blocker):
+    """Close the database connections that async tests opened on asgiref's
+    thread for thread-sensitive code (database_sync_to_async keeps a
+    connection there between calls) before the test database is dropped:
+    PostgreSQL refuses to drop a database with a session still on it."""
+    yield
+    with django_db_blocker.unblock():
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
