@@ -23,11 +23,14 @@ import ipaddress
 import logging
 import math
 import re
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import ClassVar
 
+import redis
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -188,6 +191,26 @@ def count_hit(current_key: str, previous_key: str, timeout: int) -> tuple[int, i
         cache.add(current_key, 1, timeout)
         current = 1
     return current, cache.get(previous_key, 0)
+
+
+class ProcessConnectionPool(redis.ConnectionPool):
+    """The cache's Redis connections, one pool per process (CACHES OPTIONS
+    `pool_class`). Django makes a RedisCache, with a pool of its own, per
+    thread and async context: under ASGI that is per request, so each send
+    connected to Redis afresh (a TCP connect, HELLO, CLIENT SETINFO: a quarter
+    of a REST send's time, docs/performance.md "REST send"). redis-py's pool
+    is thread-safe and starts over in a forked child."""
+
+    shared: ClassVar[dict[tuple, "ProcessConnectionPool"]] = {}
+    lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, **options) -> "ProcessConnectionPool":
+        key = (url, tuple(sorted((name, repr(value)) for name, value in options.items())))
+        with cls.lock:
+            if key not in cls.shared:
+                cls.shared[key] = super().from_url(url, **options)
+            return cls.shared[key]
 
 
 def redis_cache_client():

@@ -112,7 +112,12 @@ if REDIS_URL:
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             # Short commands only: a Redis that is down or hangs costs a
             # request at most this long before the limiter lets it through.
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+            # One connection pool per process, not per request (throttling.py).
+            "OPTIONS": {
+                "socket_connect_timeout": 0.5,
+                "socket_timeout": 0.5,
+                "pool_class": "chatproject.throttling.ProcessConnectionPool",
+            },
         }
     }
 else:

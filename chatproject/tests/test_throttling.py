@@ -585,3 +585,19 @@ def test_sign_up_page_shares_the_per_address_limit(db, client, settings):
     assert int(response["Retry-After"]) >= 1
     assert "Too many sign-in attempts" in response.content.decode()
     assert not User.objects.filter(username="page9").exists()
+
+
+def test_redis_caches_of_a_process_share_one_connection_pool():
+    """Django makes a RedisCache per request under ASGI; with ProcessConnectionPool
+    they all draw on one pool instead of connecting to Redis each time.
+    No Redis is needed: building a pool does not connect."""
+    from django.core.cache.backends.redis import RedisCache
+
+    def pool_of(location: str, timeout: float):
+        options = {"pool_class": throttling.ProcessConnectionPool, "socket_timeout": timeout}
+        return RedisCache(location, {"OPTIONS": options})._cache._get_connection_pool(write=True)
+
+    first = pool_of("redis://127.0.0.1:6399/9", 0.5)
+    assert pool_of("redis://127.0.0.1:6399/9", 0.5) is first
+    assert pool_of("redis://127.0.0.1:6399/8", 0.5) is not first
+    assert pool_of("redis://127.0.0.1:6399/9", 0.25) is not first
