@@ -40,7 +40,7 @@ from bench.client import http_json  # noqa: E402
 from tests.support.live_server import Deployment, Server, base_env  # noqa: E402
 
 OUT = ROOT / "var" / "bench"
-BENCHMARKS = ("fanout", "history", "search", "flood", "rest", "idle")
+BENCHMARKS = ("fanout", "history", "search", "flood", "rest", "idle", "reconnect")
 # The commands the machine's own services start with (the env notes).
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 START_REDIS = (
@@ -257,6 +257,19 @@ def idle_rows(result: dict) -> list[tuple[str, str, str]]:
     ]
 
 
+def storm_rows(result: dict) -> list[tuple[str, str, str]]:
+    others = result.get("others", {})
+    return [
+        (
+            f"reconnect storm ({result.get('mode')}), {result.get('sockets')} sockets",
+            f"{result.get('reconnect_rate')} sockets/s; all caught up in "
+            f"{result.get('all_caught_up_seconds')} s, lost {result.get('lost')}; "
+            f"others' p99 {others.get('p99_ms')} ms",
+            ">= 500/s, <= 30 s, 0 lost, p99 < 500 ms",
+        )
+    ]
+
+
 def flood_rows(result: dict) -> list[tuple[str, str, str]]:
     base, during = result.get("other_user_baseline", {}), result.get("other_user_during_flood", {})
     return [
@@ -280,6 +293,7 @@ FORMATTERS: dict[str, Callable[[dict], list[tuple[str, str, str]]]] = {
     "sync_flood": flood_rows,
     "rest_send": rest_rows,
     "idle_sockets": idle_rows,
+    "reconnect_storm": storm_rows,
 }
 
 
@@ -304,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rest-concurrency", type=int, default=16)
     parser.add_argument("--rest-duration", type=float, default=10.0)
     parser.add_argument("--idle-sockets", type=int, default=5000)
+    parser.add_argument("--storm-sockets", type=int, default=5000)
+    parser.add_argument("--storm-mode", choices=["close", "restart"], default="restart")
     args = parser.parse_args(argv)
     # Stopped with SIGTERM as with Ctrl-C: the servers it started stop too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -360,7 +376,10 @@ def main(argv: list[str] | None = None) -> int:
 
     fanout_users = 2 * args.pairs + args.groups * args.group_size
     users = max(
-        fanout_users + 2 * args.rest_concurrency, args.idle_sockets if "idle" in only else 0
+        fanout_users + 2 * args.rest_concurrency,
+        args.idle_sockets if "idle" in only else 0,
+        # the storm's users and its 5 chatting pairs (bench/reconnect_storm.py --others)
+        args.storm_sockets + 10 if "reconnect" in only else 0,
     )
     tokens = OUT / "tokens.txt"
     subprocess.run(
@@ -467,6 +486,17 @@ def main(argv: list[str] | None = None) -> int:
                         pid=fresh.process.pid,
                         tokens=tokens,
                         sockets=args.idle_sockets,
+                    ),
+                )
+            if "reconnect" in only:
+                # Starts (and kills) server processes of its own.
+                bench(
+                    "reconnect_storm.py",
+                    *options(
+                        tokens=tokens,
+                        sockets=args.storm_sockets,
+                        mode=args.storm_mode,
+                        server_kind=kind,
                     ),
                 )
         finally:
