@@ -56,6 +56,7 @@ class FanoutConfig:
     rate: float = 50.0  # sends per second, all senders together
     duration: float = 5.0  # seconds of sending per run
     timeout: float = 15.0  # seconds to wait for acks and deliveries after the last send
+    text_bytes: int = 0  # texts padded to this length (bench/send_path.py: 64)
     tokens: list[tuple[str, str]] | None = None
 
     @property
@@ -257,30 +258,33 @@ class Fanout:
                     {
                         "type": "message.send",
                         "conversationId": conversation.id,
-                        "text": f"{tag} {number} {now!r}",
+                        "text": f"{tag} {number} {now!r} ".ljust(self.config.text_bytes, "x"),
                         "clientMessageId": f"{tag}-{number}",
                     }
                 )
             )
         seconds_sending = time.perf_counter() - started
-        # Every member socket gets message.new, the sender's own included.
-        frames_expected = sum(len(conversation.members) for conversation, _ in planned)
+        # Every member socket but the sender's gets message.new (the sender's
+        # has the ack; another tab of the sender gets message.new too).
+        deliveries_expected = sum(len(conversation.members) - 1 for conversation, _ in planned)
         deadline = time.perf_counter() + self.config.timeout
         while time.perf_counter() < deadline:
-            if self.message_frames(tag) >= frames_expected:
+            if self.deliveries(tag, planned) >= deliveries_expected:
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)  # late duplicates would show up here
         return self.result(tag, rate, planned, sent_at, seconds_sending, started)
 
-    def message_frames(self, tag: str) -> int:
-        """message.new frames of this run received so far, on every socket."""
+    def deliveries(self, tag: str, planned: list[tuple[Conversation, int]]) -> int:
+        """message.new frames of this run received so far on sockets other than the sender's."""
         prefix = f"{tag} "
         return sum(
             1
-            for frames in self.frames
+            for index, frames in enumerate(self.frames)
             for _, frame in frames
-            if frame.get("type") == "message.new" and frame["message"]["text"].startswith(prefix)
+            if frame.get("type") == "message.new"
+            and frame["message"]["text"].startswith(prefix)
+            and planned[int(frame["message"]["text"].split(" ")[1])][1] != index
         )
 
     def result(self, tag, rate, planned, sent_at, seconds_sending, started) -> FanoutResult:
@@ -309,7 +313,7 @@ class Fanout:
                     code = frame.get("code", "?")
                     result.error_codes[code] = result.error_codes.get(code, 0) + 1
                 elif kind == "message.new" and frame["message"]["text"].startswith(prefix):
-                    _, number, stamp = frame["message"]["text"].split(" ")
+                    _, number, stamp = frame["message"]["text"].split(" ")[:3]
                     if planned[int(number)][1] == index:
                         continue  # the sender's own socket: not a delivery
                     key = (index, int(number))

@@ -40,7 +40,7 @@ from bench.client import http_json  # noqa: E402
 from tests.support.live_server import Deployment, Server, base_env  # noqa: E402
 
 OUT = ROOT / "var" / "bench"
-BENCHMARKS = ("fanout", "history", "search", "flood", "rest", "idle", "reconnect")
+BENCHMARKS = ("fanout", "send_path", "history", "search", "flood", "rest", "idle", "reconnect")
 # The commands the machine's own services start with (the env notes).
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 START_REDIS = (
@@ -105,6 +105,15 @@ def history_size(database_url: str) -> int:
             "AND kind = 'group' ORDER BY id LIMIT 1"
         ).fetchone()
     return row[0] if row else 0
+
+
+def redis_database(redis_url: str, database: int | None) -> str:
+    """`redis_url` with database `database`, by default the one after its own
+    (bench/send_path.py empties it every step)."""
+    parsed = urlparse(redis_url)
+    if database is None:
+        database = (int(parsed.path.strip("/") or 0) + 1) % 16
+    return parsed._replace(path=f"/{database}").geturl()
 
 
 def run_benchmark(script: str, arguments: list[str], env: dict[str, str], results: Path) -> int:
@@ -270,6 +279,20 @@ def storm_rows(result: dict) -> list[tuple[str, str, str]]:
     ]
 
 
+def send_path_rows(result: dict) -> list[tuple[str, str, str]]:
+    ours, relay = result.get("ours", {}), result.get("relay", {})
+    at = next((key for key in ours if key.startswith("p99_ms_at_")), "p99_ms_at_40")
+    return [
+        (
+            f"socket send path, {result.get('pairs')} pairs",
+            f"last good {ours.get('last_good_rate')} msgs/s vs relay "
+            f"{relay.get('last_good_rate')} (ratio {result.get('ratio')}); "
+            f"p99 at {at.removeprefix('p99_ms_at_')}/s {ours.get(at)} ms",
+            "ratio ≥ 0.6, p99 ≤ 20 ms at 40/s",
+        )
+    ]
+
+
 def flood_rows(result: dict) -> list[tuple[str, str, str]]:
     base, during = result.get("other_user_baseline", {}), result.get("other_user_during_flood", {})
     return [
@@ -291,6 +314,7 @@ FORMATTERS: dict[str, Callable[[dict], list[tuple[str, str, str]]]] = {
     "history": history_rows,
     "search": search_rows,
     "sync_flood": flood_rows,
+    "send_path": send_path_rows,
     "rest_send": rest_rows,
     "idle_sockets": idle_rows,
     "reconnect_storm": storm_rows,
@@ -312,6 +336,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-factor", type=float, default=1.3)
     parser.add_argument("--sweep-max", type=float, default=800.0)
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per fan-out run")
+    parser.add_argument("--send-path-pairs", type=int, default=20)
+    parser.add_argument("--send-path-rates", default="40,80,120,160,240,320,400")
+    parser.add_argument("--send-path-seconds", type=float, default=5.0, help="seconds a step")
+    parser.add_argument(
+        "--send-path-redis-db", type=int, help="emptied every step (default: REDIS_URL's db + 1)"
+    )
     parser.add_argument("--history-messages", type=int, default=1_000_000)
     parser.add_argument("--deep", type=int, default=900_000)
     parser.add_argument("--changes", type=int, default=1000)
@@ -427,6 +457,21 @@ def main(argv: list[str] | None = None) -> int:
                         tokens=tokens,
                         chart=OUT / f"fanout-{kind}.png",
                         label=kind,
+                    ),
+                )
+            if "send_path" in only and kind == "daphne":
+                # Its own processes (one at a time, restarted on an empty
+                # Redis database each step, the next one after run.py's).
+                bench(
+                    "send_path.py",
+                    *options(
+                        pairs=args.send_path_pairs,
+                        rates=args.send_path_rates,
+                        step_seconds=args.send_path_seconds,
+                        redis_url=redis_database(redis_url, args.send_path_redis_db),
+                        tokens=tokens,
+                        work_dir=work_dir / "send-path",
+                        chart=OUT / "send-path.png",
                     ),
                 )
             if "history" in only:

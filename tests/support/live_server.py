@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 30
 # The two ASGI servers that serve chatproject.asgi (docs/performance.md).
 SERVER_COMMANDS = {
-    "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "chatproject.asgi:application"],
+    "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "{application}"],
     "uvicorn": [
         "-m",
         "uvicorn",
@@ -33,7 +33,7 @@ SERVER_COMMANDS = {
         "--no-access-log",
         "--ws-max-size",
         "1048576",
-        "chatproject.asgi:application",
+        "{application}",
     ],
 }
 
@@ -83,6 +83,8 @@ class Deployment:
     work_dir: Path
     servers: list[Server] = field(default_factory=list)
     server_kind: str = "daphne"  # or "uvicorn": a key of SERVER_COMMANDS
+    # What the servers serve; bench/send_path.py also starts bench.relay's.
+    application: str = "chatproject.asgi:application"
 
     def manage(self, *args: str, input_text: str | None = None) -> str:
         result = subprocess.run(
@@ -103,7 +105,10 @@ class Deployment:
         `port` (a free one by default)."""
         port = port or free_port()
         log_path = self.work_dir / f"{self.server_kind}-{port}-{len(self.servers)}.log"
-        arguments = [part.format(port=port) for part in SERVER_COMMANDS[self.server_kind]]
+        arguments = [
+            part.format(port=port, application=self.application)
+            for part in SERVER_COMMANDS[self.server_kind]
+        ]
         with log_path.open("w") as log:
             process = subprocess.Popen(
                 [sys.executable, *arguments],
