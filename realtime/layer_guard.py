@@ -15,6 +15,12 @@ every socket that joined its groups before the loss is closed with 4503:
 clients reconnect, which joins the groups again, and sync what they missed
 (docs/operations.md "Faults"). Sockets that connected after an outage this process saw
 joined the new Redis and are left alone.
+
+A process that cannot reach Redis at all (a network partition: no reset, every
+read hangs) has deaf sockets too, though Redis lost nothing: once the marker
+has been unreadable for CHAT_LAYER_UNREACHABLE_SECONDS its sockets are closed
+with 4503, and their clients reconnect, through the load balancer, to a
+process that can reach it (tests/integration/test_scale_out.py).
 """
 
 import asyncio
@@ -72,10 +78,26 @@ async def read_markers(layer) -> list[bytes | None]:
     return markers
 
 
+async def close_sockets(consumers: list, reason: str) -> None:
+    logger.warning(
+        "%s: closing %d socket(s) with %d so that they reconnect and sync",
+        reason,
+        len(consumers),
+        CLOSE_UNAVAILABLE,
+    )
+    for consumer in consumers:
+        forget(consumer)
+        try:
+            await consumer.close(code=CLOSE_UNAVAILABLE)
+        except Exception:
+            logger.exception("Closing a socket the channel layer cannot reach failed")
+
+
 async def watch_layer(layer) -> None:
     loop = asyncio.get_running_loop()
     known: list[bytes | None] | None = None
     failed_at: float | None = None  # the last failed read since the markers were known
+    unreachable_since = 0.0  # the first failed read of the current outage
     while True:
         # At once when the first socket has joined its groups, then every interval.
         checked_at = loop.time()
@@ -84,25 +106,21 @@ async def watch_layer(layer) -> None:
         except Exception as exc:
             if failed_at is None:
                 logger.warning("The channel layer is unreachable: %s: %s", type(exc).__name__, exc)
+                unreachable_since = checked_at
             failed_at = checked_at
+            down_for = checked_at - unreachable_since
+            if sockets and down_for >= settings.CHAT_LAYER_UNREACHABLE_SECONDS:
+                reason = f"The channel layer has been unreachable for {down_for:.0f} s"
+                await close_sockets(list(sockets), reason)
             await asyncio.sleep(settings.CHAT_LAYER_CHECK_SECONDS)
             continue
         if known is not None and markers != known:
             # Sockets that joined after an outage we saw joined the new Redis.
             cutoff = failed_at if failed_at is not None else checked_at
             stale = [consumer for consumer, joined in list(sockets.items()) if joined < cutoff]
-            logger.warning(
-                "The channel layer lost its groups (Redis restarted or was emptied): "
-                "closing %d socket(s) with %d so that they reconnect and sync",
-                len(stale),
-                CLOSE_UNAVAILABLE,
+            await close_sockets(
+                stale, "The channel layer lost its groups (Redis restarted or was emptied)"
             )
-            for consumer in stale:
-                forget(consumer)
-                try:
-                    await consumer.close(code=CLOSE_UNAVAILABLE)
-                except Exception:
-                    logger.exception("Closing a socket after the layer lost its groups failed")
         elif failed_at is not None:
             logger.warning("The channel layer is reachable again")
         known, failed_at = markers, None

@@ -93,6 +93,10 @@ else:
 # (realtime/layer_guard.py): the longest a socket stays deaf after Redis
 # restarted empty, before it is closed so that its client reconnects and syncs.
 CHAT_LAYER_CHECK_SECONDS = env_float("CHAT_LAYER_CHECK_SECONDS", 2.0)
+# How long a process may fail that check (Redis unreachable: a partition, a
+# hung server) before it closes its sockets with 4503, which get no events
+# meanwhile: their clients reconnect to a process that reaches Redis.
+CHAT_LAYER_UNREACHABLE_SECONDS = env_float("CHAT_LAYER_UNREACHABLE_SECONDS", 10.0)
 # The longest any one channel-layer call (a publish, a group join, the
 # readiness round trip) may take: a Redis that hangs (stopped, not down) costs
 # a send or a probe at most this long, and clients catch up with sync.
