@@ -29,15 +29,19 @@ from realtime.frames import CLIENT_FRAMES
 from realtime.hops import (
     CredentialGone,
     changes_page,
-    close_socket_state,
     database_check_credential,
     missed_frames,
-    open_socket_state,
     react_from_socket,
     read_from_socket,
     send_from_socket,
 )
-from realtime.presence import heartbeat, publish_presence, publish_typing
+from realtime.presence import (
+    close_socket_state,
+    heartbeat,
+    open_socket_state,
+    publish_presence,
+    publish_typing,
+)
 from realtime.typing import TypingLimiter
 from users.credentials import CLOSE_CREDENTIAL_REVOKED, REVOKED, credential_for_scope
 

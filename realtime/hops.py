@@ -3,18 +3,13 @@ sync thread (every hop queues behind every other socket's database work, so
 a frame costs one), and calls the same services and selectors as the REST
 API. Every hop a frame makes first re-reads the socket's credential."""
 
-from dataclasses import dataclass
-
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from chatproject import throttling
 from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
 from conversations.models import Conversation
 from messaging import events, selectors, services
-from realtime.presence import online_presence_frames
-from users import services as user_services
 from users.credentials import SocketCredential
 
 SYNC_PAGE = 100
@@ -29,26 +24,6 @@ def require_credential(credential: SocketCredential) -> None:
     credential is gone, even before its `credential.revoked` event arrives."""
     if not credential.is_valid():
         raise CredentialGone
-
-
-@dataclass
-class OpenedSocket:
-    versions: dict[int, int]  # the user's conversations and their last versions
-    became_online: bool
-    presence: list[dict]  # presence frames of the conversations' online members
-    refused: bool = False  # over the user's cap on open sockets
-
-
-@database_sync_to_async
-def open_socket_state(user, channel_name: str) -> OpenedSocket:
-    """Everything a new socket needs from the database, in one hop to the
-    process's sync thread (each hop queues behind every other socket's
-    database work)."""
-    if user_services.live_sockets().filter(user=user).count() >= settings.CHAT_WS_MAX_SOCKETS:
-        return OpenedSocket({}, False, [], refused=True)
-    versions = dict(user.memberships.values_list("conversation_id", "conversation__last_version"))
-    became_online = user_services.socket_opened(user, channel_name)
-    return OpenedSocket(versions, became_online, online_presence_frames(list(versions)))
 
 
 @database_sync_to_async
@@ -110,7 +85,6 @@ def read_from_socket(user, credential: SocketCredential, data: dict) -> None:
 
 
 database_check_credential = database_sync_to_async(require_credential)
-close_socket_state = database_sync_to_async(user_services.socket_closed)
 
 
 @database_sync_to_async

@@ -3,16 +3,25 @@ process) and who is typing, published by the socket side through the bus."""
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from chatproject import bus
 from conversations.models import Membership
 from conversations.selectors import conversation_ids_of
 from messaging.typing_state import record_typing
-from users.services import PRESENCE_HEARTBEAT, keep_sockets_alive, live_sockets
+from users.services import (
+    PRESENCE_HEARTBEAT,
+    keep_sockets_alive,
+    live_sockets,
+    sockets_closed,
+    sockets_opened,
+)
 
 logger = logging.getLogger("realtime.presence")
 
@@ -34,14 +43,108 @@ async def publish_presence(
     await bus.publish_async([bus.conversation_group(cid) for cid in conversation_ids], frame)
 
 
-def online_presence_frames(conversation_ids: list[int]) -> list[dict[str, Any]]:
-    """`presence` frames for the online members of these conversations, sent
-    to a socket when it connects."""
-    member_ids = Membership.objects.filter(conversation_id__in=conversation_ids).values("user_id")
-    online = live_sockets().filter(user_id__in=member_ids).values_list("user_id", flat=True)
-    return [
-        presence_frame(user_id, online=True, last_seen_at=None) for user_id in sorted(set(online))
-    ]
+# Sockets whose database work at connect (or at close) is done in one hop:
+# the ones that queued while the hop before ran (a burst of reconnects is a
+# few hops of a few statements each, instead of a dozen statements per
+# socket on the process's one sync thread). Bounded, for the statements' sizes.
+SOCKET_BATCH = 200
+
+
+class Batched:
+    """Calls `function` (sync: a list of items in, a list of results out, in
+    order) on the process's sync thread for the items awaited meanwhile by
+    any number of coroutines: one hop per batch, no wait added (a batch is
+    whatever queued while the one before ran). A failing batch raises in
+    each of its callers."""
+
+    def __init__(self, function: Callable[[list], list], limit: int = SOCKET_BATCH) -> None:
+        self.hop = database_sync_to_async(function)
+        self.limit = limit
+        self.queue: list[tuple[Any, asyncio.Future]] = []
+        self.task: asyncio.Task | None = None
+
+    async def __call__(self, item: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.queue.append((item, future))
+        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
+            self.task = loop.create_task(self.run())
+        return await future
+
+    async def run(self) -> None:
+        while self.queue:
+            batch, self.queue = self.queue[: self.limit], self.queue[self.limit :]
+            try:
+                results = await self.hop([item for item, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+
+@dataclass
+class OpenedSocket:
+    versions: dict[int, int]  # the user's conversations and their last versions
+    became_online: bool
+    presence: list[dict]  # presence frames of the conversations' online members
+    refused: bool = False  # over the user's cap on open sockets
+
+
+def open_sockets(sockets: list[tuple[Any, str]]) -> list[OpenedSocket]:
+    """What new sockets, (user, channel name) each, need from the database:
+    recorded as open (users.services.sockets_opened), their users'
+    conversations with their versions, and the online members of those."""
+    outcomes = sockets_opened(
+        sockets=[(user.pk, channel_name) for user, channel_name in sockets],
+        max_per_user=settings.CHAT_WS_MAX_SOCKETS,
+    )
+    user_ids = {user.pk for user, _ in sockets}
+    versions: dict[int, dict[int, int]] = defaultdict(dict)
+    for user_id, conversation_id, version in Membership.objects.filter(
+        user_id__in=user_ids
+    ).values_list("user_id", "conversation_id", "conversation__last_version"):
+        versions[user_id][conversation_id] = version
+    online: dict[int, set[int]] = defaultdict(set)
+    for conversation_id, user_id in Membership.objects.filter(
+        conversation_id__in=Membership.objects.filter(user_id__in=user_ids).values(
+            "conversation_id"
+        ),
+        user_id__in=live_sockets().values("user_id"),
+    ).values_list("conversation_id", "user_id"):
+        online[conversation_id].add(user_id)
+    opened = []
+    for (user, _), outcome in zip(sockets, outcomes, strict=True):
+        if outcome is None:
+            opened.append(OpenedSocket({}, False, [], refused=True))
+            continue
+        mine = versions[user.pk]
+        online_ids = sorted(set().union(*(online[cid] for cid in mine)))
+        frames = [presence_frame(uid, online=True, last_seen_at=None) for uid in online_ids]
+        opened.append(OpenedSocket(mine, outcome, frames))
+    return opened
+
+
+def close_sockets(sockets: list[tuple[Any, str]]) -> list:
+    """Forget closed sockets, (user, channel name) each: users.services.sockets_closed."""
+    return sockets_closed(sockets=[(user.pk, channel_name) for user, channel_name in sockets])
+
+
+socket_opening = Batched(open_sockets)
+socket_closing = Batched(close_sockets)
+
+
+async def open_socket_state(user, channel_name: str) -> OpenedSocket:
+    """Everything a new socket needs from the database (batched: open_sockets)."""
+    return await socket_opening((user, channel_name))
+
+
+async def close_socket_state(user, channel_name: str):
+    """Forget the socket; its user's `last_seen_at` when it was their last one."""
+    return await socket_closing((user, channel_name))
 
 
 async def publish_typing(conversation_id: int, user_id: int, *, active: bool) -> None:

@@ -2,14 +2,15 @@
 
 import os
 import socket
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.contrib.auth import authenticate, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -224,28 +225,78 @@ def live_sockets():
     return SocketConnection.objects.filter(seen_at__gte=timezone.now() - PRESENCE_TIMEOUT)
 
 
-def socket_opened(user: User, channel_name: str) -> bool:
-    """Record an open socket; True when this makes the user online. The user
-    row is locked so that tabs opening and closing at once agree."""
+def lock_users(user_ids: Iterable[int]) -> None:
+    """Lock the users' rows (in id order: two processes locking overlapping
+    sets never deadlock), so that sockets of a user opening and closing at
+    once on several processes agree on whether the user is online."""
+    list(User.objects.select_for_update().filter(pk__in=user_ids).order_by("pk").values("pk"))
+
+
+def sockets_opened(
+    *, sockets: Sequence[tuple[int, str]], max_per_user: int | None = None
+) -> list[bool | None]:
+    """Record open sockets, (user id, channel name) each, in one transaction
+    of a few statements whatever their number (a process records the
+    sockets that connected together at once: realtime.presence). For each
+    socket: True when it made its user online, False when the user was
+    online already, None when refused (the user had `max_per_user` live
+    sockets already; nothing recorded)."""
+    user_ids = sorted({user_id for user_id, _ in sockets})
     with transaction.atomic():
-        User.objects.select_for_update().filter(pk=user.pk).first()
-        SocketConnection.objects.get_or_create(
-            channel_name=channel_name, defaults={"user": user, "server": SERVER_ID}
+        lock_users(user_ids)
+        live = Counter(
+            dict(
+                live_sockets()
+                .filter(user_id__in=user_ids)
+                .values("user_id")
+                .annotate(count=Count("pk"))
+                .values_list("user_id", "count")
+            )
         )
-        return live_sockets().filter(user=user).count() == 1
+        outcomes: list[bool | None] = []
+        rows = []
+        for user_id, channel_name in sockets:
+            if max_per_user is not None and live[user_id] >= max_per_user:
+                outcomes.append(None)
+                continue
+            outcomes.append(live[user_id] == 0)
+            live[user_id] += 1
+            rows.append(
+                SocketConnection(user_id=user_id, channel_name=channel_name, server=SERVER_ID)
+            )
+        SocketConnection.objects.bulk_create(rows)
+    return outcomes
+
+
+def socket_opened(user: User, channel_name: str) -> bool:
+    """Record an open socket; True when this makes the user online."""
+    return bool(sockets_opened(sockets=[(user.pk, channel_name)])[0])
+
+
+def sockets_closed(*, sockets: Sequence[tuple[int, str]]) -> list[datetime | None]:
+    """Forget sockets, (user id, channel name) each, in one transaction. For
+    each socket: when it was its user's last one (the last of the user's in
+    `sockets`), the `last_seen_at` stamped (the user went offline), else None."""
+    user_ids = sorted({user_id for user_id, _ in sockets})
+    with transaction.atomic():
+        lock_users(user_ids)
+        SocketConnection.objects.filter(channel_name__in=[name for _, name in sockets]).delete()
+        online = set(live_sockets().filter(user_id__in=user_ids).values_list("user_id", flat=True))
+        went_offline = [user_id for user_id in user_ids if user_id not in online]
+        now = timezone.now()
+        if went_offline:
+            User.objects.filter(pk__in=went_offline).update(last_seen_at=now)
+    last_of_user = {user_id: index for index, (user_id, _) in enumerate(sockets)}
+    return [
+        now if user_id in went_offline and last_of_user[user_id] == index else None
+        for index, (user_id, _) in enumerate(sockets)
+    ]
 
 
 def socket_closed(user: User, channel_name: str) -> datetime | None:
     """Forget a socket; when it was the user's last one, stamp and return
     `last_seen_at` (the user went offline), else None."""
-    with transaction.atomic():
-        User.objects.select_for_update().filter(pk=user.pk).first()
-        SocketConnection.objects.filter(channel_name=channel_name).delete()
-        if live_sockets().filter(user=user).exists():
-            return None
-        now = timezone.now()
-        User.objects.filter(pk=user.pk).update(last_seen_at=now)
-        return now
+    return sockets_closed(sockets=[(user.pk, channel_name)])[0]
 
 
 def keep_sockets_alive(
