@@ -12,9 +12,9 @@ deliveries/s, send->receive p50/p99, each Redis's CPU (INFO's used_cpu_* over
 the run) and the ceiling that CPU implies: deliveries/s when the busiest Redis
 reaches one core. Then one JSON line.
 
-    flock /tmp/bench.lock .venv/bin/python bench/scaleout/shards.py            # ~1 min
-    flock /tmp/bench.lock .venv/bin/python bench/scaleout/shards.py --rate 200 --groups 200 --repeat 2
-    flock /tmp/bench.lock .venv/bin/python bench/scaleout/shards.py --seconds 60 --rate 400
+    flock /tmp/bench.lock .venv/bin/python bench/scaleout/shards.py       # ~1 min
+    flock /tmp/bench.lock .venv/bin/python bench/scaleout/shards.py \
+        --rate 200 --groups 200 --repeat 2                                  # ~2 min
 
 Needs root and iproute2 (network namespaces), redis-server.
 """
