@@ -3,9 +3,9 @@ across hosts (docs/performance.md "Scale-out"). Builds the three namespaced
 hosts of tests/support/hosts.py: two Redis servers on host C; on hosts A and B
 worker processes, each a RedisChannelLayer as a daphne process has one, with
 --members channels (its sockets) in every one of --groups groups
-(conversations whose members are on every process). Every worker publishes
-group_send to the groups in turn as fast as --concurrency sends in flight
-allow, for --seconds; every channel counts what it receives.
+(conversations whose members are on every process). The workers publish
+group_send to the groups in turn at --rate in all (at most --concurrency in
+flight per worker), for --seconds; every channel counts what it receives.
 
 Per layer (hosts=[one Redis] and hosts=[two Redis]) it prints group_sends/s,
 deliveries/s, send->receive p50/p99, each Redis's CPU (INFO's used_cpu_* over
