@@ -198,11 +198,9 @@ def main() -> None:
             f"{row['lost']:>6} {row['p50_ms']:>7} {row['p99_ms']:>7} {cpu:>12} "
             f"{row['ceiling_deliveries_per_s']:>16}"
         )
-    print(
-        json.dumps(
-            {"benchmark": "scaleout_shards", "args": vars(args) | {"mode": None}, "rows": rows}
-        )
-    )
+    internal = {"mode", "hosts", "prefix", "start", "workers"}
+    options = {key: value for key, value in vars(args).items() if key not in internal}
+    print(json.dumps({"benchmark": "scaleout_shards", "args": options, "rows": rows}))
 
 
 if __name__ == "__main__":
