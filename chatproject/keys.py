@@ -12,7 +12,7 @@ the seed endpoints alike.
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from django.db import models
@@ -49,10 +49,24 @@ def revoke(credential: models.Model) -> bool:
 
 
 def stamp_last_used(credential: models.Model) -> None:
+    stamp_all_last_used([credential])
+
+
+def stamp_all_last_used(credentials: Sequence[models.Model]) -> None:
+    """Write the last-used time of the credentials (of one model) whose time
+    is due, in one UPDATE: sockets that open together stamp their tokens once."""
     now = timezone.now()
-    last = credential.last_used_at
-    if last is None or now - last > LAST_USED_GRANULARITY:
-        type(credential).objects.filter(pk=credential.pk).update(last_used_at=now)
+    due = [
+        credential
+        for credential in credentials
+        if credential.last_used_at is None or now - credential.last_used_at > LAST_USED_GRANULARITY
+    ]
+    if not due:
+        return
+    type(due[0]).objects.filter(pk__in=[credential.pk for credential in due]).update(
+        last_used_at=now
+    )
+    for credential in due:
         credential.last_used_at = now
 
 

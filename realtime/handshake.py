@@ -9,15 +9,15 @@ that revoking it closes the socket (users.credentials).
 
 from urllib.parse import urlsplit
 
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 from chatproject import keys
+from realtime.presence import Batched
 from users.authentication import TOKEN_KEYWORDS
-from users.services import user_for_token_key
+from users.services import users_for_token_keys
 
 
 def token_key(headers: dict[bytes, bytes]) -> str | None:
@@ -30,10 +30,15 @@ def token_key(headers: dict[bytes, bytes]) -> str | None:
         return None
 
 
-@database_sync_to_async
-def token_holder(key: str) -> tuple[object, int] | None:
-    found = user_for_token_key(key)
-    return (found[0], found[1].pk) if found else None
+def token_holders(token_keys: list[str]) -> list[tuple[object, int] | None]:
+    """The user and token id of each key (None: no such active token)."""
+    return [
+        (found[0], found[1].pk) if found else None for found in users_for_token_keys(token_keys)
+    ]
+
+
+# The keys of the handshakes that arrive together are looked up together.
+token_holder = Batched(token_holders)
 
 
 class TokenAuthMiddleware(BaseMiddleware):
