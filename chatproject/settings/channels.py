@@ -13,6 +13,12 @@ REDIS_URL = env_str("REDIS_URL")
 # the master named REDIS_SENTINEL_MASTER and follows it through a failover;
 # REDIS_URL then serves only the cache below, which stays on that one address.
 REDIS_SENTINELS = env_list("REDIS_SENTINELS", [])
+# Several Redis servers as the layer's shards (deploy/README.md "Several
+# hosts"): their URLs, comma-separated. channels-redis hashes each group and
+# each process's channel to one of them; REDIS_URL then serves only the cache.
+CHANNEL_LAYER_SHARDS = env_list("CHANNEL_LAYER_SHARDS", [])
+if CHANNEL_LAYER_SHARDS and REDIS_SENTINELS:
+    raise ImproperlyConfigured("Set CHANNEL_LAYER_SHARDS or REDIS_SENTINELS, not both.")
 REDIS_LAYER_BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -37,7 +43,7 @@ def sentinel_address(entry: str) -> tuple[str, int]:
         ) from None
 
 
-if REDIS_URL or REDIS_SENTINELS:
+if REDIS_URL or REDIS_SENTINELS or CHANNEL_LAYER_SHARDS:
     from redis.asyncio.retry import Retry as RedisRetry
     from redis.backoff import ConstantBackoff
 
@@ -67,8 +73,12 @@ if REDIS_URL or REDIS_SENTINELS:
         }
         if master_password := env_str("REDIS_SENTINEL_MASTER_PASSWORD"):
             redis_layer_host["password"] = master_password
+        redis_layer_hosts = [redis_layer_host]
     else:
-        redis_layer_host = {"address": REDIS_URL, **redis_layer_options}
+        redis_layer_hosts = [
+            {"address": address, **redis_layer_options}
+            for address in CHANNEL_LAYER_SHARDS or [REDIS_URL]
+        ]
 
     # RedisChannelLayer by default: measured in bench/channel_layer.py (docs/operations.md
     # "Channel layer"); CHANNEL_LAYER_BACKEND=pubsub switches.
@@ -76,7 +86,7 @@ if REDIS_URL or REDIS_SENTINELS:
         "default": {
             "BACKEND": REDIS_LAYER_BACKENDS[env_str("CHANNEL_LAYER_BACKEND", "core")],
             "CONFIG": {
-                "hosts": [redis_layer_host],
+                "hosts": redis_layer_hosts,
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi"),
             },
         }

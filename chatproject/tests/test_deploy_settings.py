@@ -121,6 +121,19 @@ def test_redis_url_alone_is_unchanged():
     assert settings_with()["layer"] == {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 
 
+def test_shards_are_the_layer_hosts_and_redis_url_keeps_the_cache():
+    loaded = settings_with(
+        CHANNEL_LAYER_SHARDS="redis://r1:6379/0, redis://r2:6380/1",
+        REDIS_URL="redis://cache:6379/2",
+    )
+    hosts = loaded["layer"]["CONFIG"]["hosts"]
+    assert [host["address"] for host in hosts] == ["redis://r1:6379/0", "redis://r2:6380/1"]
+    assert all(host["socket_timeout"] is None and "retry" in host for host in hosts)
+    assert loaded["cache"]["LOCATION"] == "redis://cache:6379/2"
+    refused = load_settings(CHANNEL_LAYER_SHARDS="redis://r1:6379/0", REDIS_SENTINELS="s1")
+    assert "ImproperlyConfigured: Set CHANNEL_LAYER_SHARDS or REDIS_SENTINELS" in refused.stderr
+
+
 @pytest.mark.parametrize("entry", ["host:port", ":26379", "a:1:2", "[fd00::1"])
 def test_a_malformed_sentinel_is_refused_at_start(entry):
     result = load_settings(REDIS_SENTINELS=entry)

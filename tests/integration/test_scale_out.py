@@ -5,6 +5,9 @@ PostgreSQL and Redis of their own; nginx in the root namespace balances HTTP
 and sockets across the four processes (deploy/nginx-multihost.conf). Every
 client goes through nginx, which says in X-Upstream which process served it.
 
+The channel layer is sharded over two Redis servers on C
+(CHANNEL_LAYER_SHARDS).
+
 - People on A and on B chat with each other with the guarantees of one
   process: each message reaches every socket once, in version order, and the
   sockets end with what the database holds.
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 
 import psycopg
 import pytest
+import redis
 
 from tests.faults.test_faults import (
     CLOSE_UNAVAILABLE,
@@ -60,6 +64,7 @@ class Cluster:
     net: hosts.Network
     deployment: hosts.HostDeployment
     nginx: Server
+    shards: list[str]  # the channel layer's Redis URLs
 
     def servers_of(self, role: str) -> list[hosts.HostServer]:
         return [
@@ -91,18 +96,22 @@ def cluster() -> Iterator[Cluster]:
         require_service("Network namespaces", reason)
     with hosts.network() as net:
         admin_url = hosts.start_postgres(net)
-        redis_url = hosts.start_redis(net, hosts.REDIS_PORTS[0])
+        # The layer sharded over two Redis servers (CHANNEL_LAYER_SHARDS); the
+        # first one also holds the cache (rate limits, typing).
+        shards = [hosts.start_redis(net, port) for port in hosts.REDIS_PORTS]
         with psycopg.connect(admin_url, autocommit=True) as connection:
             connection.execute("CREATE DATABASE chat")
         database_url = admin_url.rsplit("/", 1)[0] + "/chat"
-        env = hosts.server_env(net, database_url, redis_url, **SERVER_ENV)
+        env = hosts.server_env(
+            net, database_url, shards[0], CHANNEL_LAYER_SHARDS=",".join(shards), **SERVER_ENV
+        )
         deployment = hosts.HostDeployment(env, net.work_dir, net=net)
         deployment.manage("migrate", "--no-input", "-v0")
         placements = [(net.hosts[role], port) for role in "ab" for port in hosts.DAPHNE_PORTS]
         for host, port in placements:
             deployment.start_on(host, port)
         nginx = hosts.start_nginx(net, deployment.servers)
-        yield Cluster(net, deployment, nginx)
+        yield Cluster(net, deployment, nginx, shards)
 
 
 @pytest.fixture
@@ -240,6 +249,10 @@ async def test_people_on_two_hosts_chat_exactly_once_in_order(restored):
                 assert not client.socket.of_type("error"), client.socket.of_type("error")
                 assert client.reconnects == 0
             assert cluster.served_http() == {"a", "b"}, "nginx sent API requests to one host only"
+            # The layer's keys (groups, process queues) are on both shards.
+            for url in cluster.shards:
+                with redis.Redis.from_url(url) as shard:
+                    assert shard.keys("scaleout*"), f"nothing of the layer on {url}"
         finally:
             await close_all(sockets)
 
@@ -303,11 +316,14 @@ async def test_host_cut_from_redis_closes_its_sockets_and_they_move(restored):
                 )
             cut_sockets = [client.socket for client in clients[:2]]
             cluster.net.hosts["a"].cut_from(cluster.net.redis_address)
+            cut_at = asyncio.get_running_loop().time()
             # B's people keep talking; A's cannot hear them any more.
             talk = asyncio.gather(*(c.chat(per_client, 0.1) for c in clients[2:]))
             for socket in cut_sockets:
                 code = await wait_closed(socket, timeout=UNREACHABLE_SECONDS + 6)
                 assert code == CLOSE_UNAVAILABLE, socket.summary()
+            closed_after = asyncio.get_running_loop().time() - cut_at
+            print(f"host A's sockets closed with 4503 {closed_after:.1f} s after the cut")
             for server in cluster.servers_of("a"):
                 status, body = await asyncio.to_thread(http_json, "GET", server.url + "/readyz")
                 checks = {c["name"]: c["ok"] for c in json.loads(body)["checks"]}
