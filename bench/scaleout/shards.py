@@ -8,9 +8,10 @@ group_send to the groups in turn at --rate in all (at most --concurrency in
 flight per worker), for --seconds; every channel counts what it receives.
 
 Per layer (hosts=[one Redis] and hosts=[two Redis]) it prints group_sends/s,
-deliveries/s, send->receive p50/p99, each Redis's CPU (INFO's used_cpu_* over
-the run) and the ceiling that CPU implies: deliveries/s when the busiest Redis
-reaches one core. Then one JSON line.
+deliveries/s, how many were not received within 3 s of the end (late, or
+dropped at capacity), send->receive p50/p99, each Redis's CPU (INFO's
+used_cpu_* over the run) and the ceiling that CPU implies: deliveries/s when
+the busiest Redis reaches one core. Then one JSON line.
 
     flock /tmp/bench.lock .venv/bin/python bench/scaleout/shards.py       # ~1 min
     flock /tmp/bench.lock .venv/bin/python bench/scaleout/shards.py \
@@ -141,7 +142,8 @@ def run_layer(net: hosts.Network, name: str, urls: list[str], args: argparse.Nam
         "redis": len(urls),
         "group_sends_per_s": round(sent / args.seconds),
         "deliveries_per_s": round(received / args.seconds),
-        "lost": sent * members - received,
+        # Not received DRAIN_SECONDS after the last send: late, or dropped at capacity.
+        "undelivered": sent * members - received,
         "p50_ms": round(statistics.median(latencies) * 1000, 1),
         "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
         "redis_cpu": [round(share, 3) for share in cpu],
@@ -188,14 +190,14 @@ def main() -> None:
         f"{args.seconds:.0f} s"
     )
     print(
-        f"{'layer':<18} {'sends/s':>8} {'deliv/s':>8} {'lost':>6} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'layer':<18} {'sends/s':>8} {'deliv/s':>8} {'undeliv':>8} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'Redis CPU':>12} {'ceiling deliv/s':>16}"
     )
     for row in rows:
         cpu = "+".join(f"{share:.0%}" for share in row["redis_cpu"])
         print(
             f"{row['layer']:<18} {row['group_sends_per_s']:>8} {row['deliveries_per_s']:>8} "
-            f"{row['lost']:>6} {row['p50_ms']:>7} {row['p99_ms']:>7} {cpu:>12} "
+            f"{row['undelivered']:>8} {row['p50_ms']:>7} {row['p99_ms']:>7} {cpu:>12} "
             f"{row['ceiling_deliveries_per_s']:>16}"
         )
     internal = {"mode", "hosts", "prefix", "start", "workers"}

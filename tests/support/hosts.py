@@ -230,18 +230,26 @@ def tear_down(network: Network) -> None:
     run(IP, "link", "delete", network.bridge, check=False)
 
 
+def terminated(signum, frame) -> None:
+    raise SystemExit(f"terminated by signal {signum}")
+
+
 @contextlib.contextmanager
 def network() -> Iterator[Network]:
     """The bridge and hosts a, b, c, deleted at the end with all they ran."""
     remove_leftovers()
     work_dir = Path(tempfile.mkdtemp(prefix="scaleout-"))
     net = Network(free_subnet(), f"{PREFIX}{os.getpid()}br", work_dir=work_dir)
+    # SIGTERM (a CI timeout, `kill`) would end Python without running the
+    # cleanup below: made an exception, it does.
+    previous = signal.signal(signal.SIGTERM, terminated)
     try:
         build(net)
         yield net
     finally:
         tear_down(net)
         shutil.rmtree(work_dir, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
 
 
 # Host C: PostgreSQL and Redis ------------------------------------------------------
