@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 
 from conversations.models import Conversation
 from messaging.models import Attachment, Message
-from messaging.services import remove_attachment, send_message, upload_attachment
-from messaging.tests.test_query_counts import HISTORY_QUERIES
+from messaging.services import add_reaction, remove_attachment, send_message, upload_attachment
+from messaging.tests.test_query_counts import HISTORY_QUERIES, PAGE_QUERIES
 from tests.support.api import assert_error, client_for, post_message
 from tests.support.events import frames, listen
 from tests.support.factories import ConversationFactory, UserFactory
@@ -456,6 +456,27 @@ def test_history_and_the_list_take_the_same_queries_with_attachments(
         with django_assert_num_queries(7):
             rows = client.get("/api/conversations").json()
         assert all(len(row["lastMessage"]["attachments"]) == 2 for row in rows)
-        with django_assert_num_queries(HISTORY_QUERIES):
+        with django_assert_num_queries(PAGE_QUERIES + 1):  # the attachments
             page = client.get(f"/api/messages/{conversation.pk}").json()
         assert [len(m["attachments"]) for m in page] == [2, 2, 2]
+
+
+def test_a_page_prefetches_only_what_its_messages_have(
+    user, other_user, direct_conversation, django_assert_num_queries
+):
+    """One query for the page, one more for each of mentions, reactions and
+    files that a message of it has; the others read as none of them."""
+    send_message(sender=user, conversation=direct_conversation, text="plain")
+    send_with_files(user, direct_conversation, 1)
+    mentioning, _ = send_message(
+        sender=user, conversation=direct_conversation, text=f"@{other_user.username} hi"
+    )
+    add_reaction(user=other_user, message=mentioning, emoji="👍")
+    client = client_for(other_user)
+    url = f"/api/messages/{direct_conversation.pk}"
+    with django_assert_num_queries(HISTORY_QUERIES):
+        page = client.get(url).json()
+    shapes = [(len(m["attachments"]), m["mentions"], len(m["reactions"])) for m in page]
+    assert shapes == [(0, [], 0), (2, [], 0), (0, [str(other_user.pk)], 1)]
+    with django_assert_num_queries(PAGE_QUERIES):
+        assert [m["text"] for m in client.get(f"{url}?limit=1&before=2").json()] == ["plain"]

@@ -9,7 +9,7 @@ from requests.utils import parse_header_links
 
 from messaging.models import Message
 from messaging.services import delete_message, import_messages
-from messaging.tests.test_query_counts import HISTORY_QUERIES
+from messaging.tests.test_query_counts import PAGE_QUERIES
 from tests.support.api import assert_error, client_for
 
 pytestmark = pytest.mark.django_db
@@ -103,5 +103,5 @@ def test_around_is_for_members_only(outsider_client, hundred):
 
 
 def test_around_takes_the_queries_of_any_page(user, hundred, django_assert_num_queries):
-    with django_assert_num_queries(HISTORY_QUERIES):
+    with django_assert_num_queries(PAGE_QUERIES):
         assert len(seqs(around(client_for(user), hundred, around=80, limit=100))) == 71

@@ -176,7 +176,7 @@ def test_replies_are_read_in_the_queries_of_any_page(
             text=text,
             reply_to_id=previous.pk if previous else None,
         )[0]
-    with django_assert_num_queries(5):  # membership, page, mentions, reactions, attachments
+    with django_assert_num_queries(2):  # membership, page (no mentions, reactions or files)
         body = client_for(other_user).get(f"/api/messages/{direct_conversation.pk}").json()
     assert [m["replyTo"]["excerpt"] if m["replyTo"] else None for m in body] == [
         None,
