@@ -13,7 +13,6 @@ from django.conf import settings
 
 from chatproject import bus
 from conversations.models import Membership
-from conversations.selectors import conversation_ids_of
 from messaging.typing_state import record_typing
 from users.services import (
     PRESENCE_HEARTBEAT,
@@ -189,9 +188,15 @@ class Heartbeat:
 
     @database_sync_to_async
     def keep_alive(self) -> list[tuple[int, Any, list[int]]]:
+        went_offline = keep_sockets_alive(set(self.open_channels))
+        conversation_ids: dict[int, list[int]] = defaultdict(list)
+        for user_id, conversation_id in Membership.objects.filter(
+            user_id__in=[user_id for user_id, _ in went_offline]
+        ).values_list("user_id", "conversation_id"):
+            conversation_ids[user_id].append(conversation_id)
         return [
-            (user_id, last_seen_at, list(conversation_ids_of(user_id)))
-            for user_id, last_seen_at in keep_sockets_alive(set(self.open_channels))
+            (user_id, last_seen_at, conversation_ids[user_id])
+            for user_id, last_seen_at in went_offline
         ]
 
     async def run(self) -> None:

@@ -325,19 +325,20 @@ def keep_sockets_alive(
             seen_at=now - 2 * PRESENCE_TIMEOUT
         )
     stale = SocketConnection.objects.filter(seen_at__lt=now - PRESENCE_TIMEOUT)
-    user_ids = set(stale.values_list("user_id", flat=True))
-    if not user_ids:
-        return []
+    user_ids = sorted(set(stale.values_list("user_id", flat=True)))
     went_offline = []
-    for user_id in sorted(user_ids):
+    # A few statements per 500 users, not per user: after a process with
+    # thousands of sockets died, its rows are reaped without holding the
+    # sync thread of the process that reaps them for seconds.
+    for start in range(0, len(user_ids), 500):
+        chunk = user_ids[start : start + 500]
         with transaction.atomic():
-            User.objects.select_for_update().filter(pk=user_id).first()
-            SocketConnection.objects.filter(
-                user_id=user_id, seen_at__lt=now - PRESENCE_TIMEOUT
-            ).delete()
-            if not live_sockets().filter(user_id=user_id).exists():
-                User.objects.filter(pk=user_id).update(last_seen_at=now)
-                went_offline.append((user_id, now))
+            lock_users(chunk)
+            stale.filter(user_id__in=chunk).delete()
+            online = set(live_sockets().filter(user_id__in=chunk).values_list("user_id", flat=True))
+            offline = [user_id for user_id in chunk if user_id not in online]
+            User.objects.filter(pk__in=offline).update(last_seen_at=now)
+        went_offline += [(user_id, now) for user_id in offline]
     return went_offline
 
 
