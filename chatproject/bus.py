@@ -11,13 +11,14 @@ hangs, the error is logged and clients catch up with `sync`/`sinceVersion`.
 import asyncio
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
@@ -131,18 +132,74 @@ async def publish_async(groups: Iterable[str], frame: dict[str, Any]) -> None:
 
 
 def publish_now(groups: Iterable[str], frame: dict[str, Any]) -> None:
-    """Publish from sync code, waiting for the group_send. Handing it to the
-    serving loop without waiting was tried: past ~100 sends/s per process
-    the unawaited publishes piled up on the loop, reached Redis out of order,
-    and the reorder fills (realtime/ordering.py) collapsed delivery to
-    seconds (docs/performance.md)."""
+    """Publish from sync code, waiting for the group_send."""
     async_to_sync(publish_async)(list(groups), frame)
+
+
+# Publishes handed from the sync thread to the serving loop, published one
+# after the other by one task per loop, in the order they were handed over
+# (commit order: the thread runs one write at a time). Waiting for each
+# group_send on the process's one sync thread (publish_now) held every
+# socket's next database hop for Redis's round trips: the send path's
+# ceiling (docs/performance.md "Socket send path"). Handing each to a task
+# of its own was tried before: they reached Redis out of order and the
+# reorder fills (realtime/ordering.py) collapsed delivery to seconds.
+# Past MAX_QUEUED_PUBLISHES (Redis hangs, or far too many sends) a publish
+# is dropped and logged: clients catch up with sync.
+MAX_QUEUED_PUBLISHES = 10_000
+# Per serving loop: its queue and the publisher task draining it.
+publishers: "WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[asyncio.Queue, asyncio.Task]]" = (
+    WeakKeyDictionary()
+)
+
+
+def serving_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop that handed this sync thread its work
+    (database_sync_to_async), as async_to_sync finds it; None outside one."""
+    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() else None
+
+
+def enqueue_publish(groups: list[str], frame: dict[str, Any]) -> None:
+    """On the serving loop: queue a publish for its publisher task."""
+    loop = asyncio.get_running_loop()
+    if loop not in publishers:
+        queue: asyncio.Queue = asyncio.Queue()
+        publishers[loop] = (queue, loop.create_task(publish_queued(queue)))
+    queue = publishers[loop][0]
+    if queue.qsize() >= MAX_QUEUED_PUBLISHES:
+        logger.error(
+            "Live publish of %s dropped: %d publishes queued", frame["type"], queue.qsize()
+        )
+        return
+    queue.put_nowait((groups, frame))
+
+
+async def publish_queued(queue: asyncio.Queue) -> None:
+    while True:
+        groups, frame = await queue.get()
+        try:
+            await publish_async(groups, frame)
+        except Exception:
+            logger.exception("Live publish of %s failed", frame.get("type"))
+
+
+def publish_from_sync(groups: list[str], frame: dict[str, Any]) -> None:
+    """From a sync thread of the serving loop, handed to its publisher task
+    without waiting; elsewhere (a command, a test's thread), published now."""
+    loop = serving_loop()
+    if loop is None:
+        publish_now(groups, frame)
+    else:
+        loop.call_soon_threadsafe(enqueue_publish, groups, frame)
 
 
 def publish_on_commit(groups: Iterable[str], frame: dict[str, Any]) -> None:
     """Publish once the current transaction commits; nothing if it rolls back."""
     groups = list(groups)
-    transaction.on_commit(lambda: publish_now(groups, frame))
+    transaction.on_commit(lambda: publish_from_sync(groups, frame))
 
 
 def publish_to_users_on_commit(user_ids: Iterable[int], frame: dict[str, Any]) -> None:
