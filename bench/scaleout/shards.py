@@ -1,5 +1,5 @@
 """One Redis or two as the channel layer's shards, under the chat's fan-out,
-across hosts (docs/performance.md "Scale-out"). Builds the three namespaced
+across hosts (docs/performance.md "Scale-out"). Builds the namespaced
 hosts of tests/support/hosts.py: two Redis servers on host C; on hosts A and B
 worker processes, each a RedisChannelLayer as a daphne process has one, with
 --members channels (its sockets) in every one of --groups groups

@@ -1,9 +1,10 @@
-"""Scale-out across hosts, for real (deploy/README.md "Several hosts"): three
-network namespaces on this machine (tests/support/hosts.py). Hosts A and B
+"""Scale-out across hosts, for real (deploy/README.md "Several hosts"): network
+namespaces on this machine (tests/support/hosts.py). Hosts A and B
 run two daphne processes each with production settings; host C runs
-PostgreSQL and Redis of their own; nginx in the root namespace balances HTTP
-and sockets across the four processes (deploy/nginx-multihost.conf). Every
-client goes through nginx, which says in X-Upstream which process served it.
+PostgreSQL and Redis of their own; nginx on a fourth host balances HTTP and
+sockets across the four processes (deploy/nginx-multihost.conf). Every
+client (in the root namespace) goes through nginx, which says in X-Upstream
+which process served it.
 
 The channel layer is sharded over two Redis servers on C
 (CHANNEL_LAYER_SHARDS).
@@ -44,7 +45,6 @@ from tests.faults.test_faults import (
     wait_closed,
 )
 from tests.support import hosts
-from tests.support.live_server import Server
 from tests.support.servers import Socket, api, barrier, http_json, post_message, sign_up
 from tests.support.services import require_service
 
@@ -63,7 +63,7 @@ MESSAGES_EACH = 8
 class Cluster:
     net: hosts.Network
     deployment: hosts.HostDeployment
-    nginx: Server
+    nginx: hosts.HostServer
     shards: list[str]  # the channel layer's Redis URLs
 
     def servers_of(self, role: str) -> list[hosts.HostServer]:

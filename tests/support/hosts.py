@@ -1,15 +1,17 @@
 """Several hosts on one machine, for tests/integration/test_scale_out.py and
-bench/scaleout/: three network namespaces joined by veth pairs to a bridge
-in the root namespace (10.x addresses that exist only on this machine).
+bench/scaleout/: network namespaces joined by veth pairs to a bridge in the
+root namespace (10.x addresses that exist only on this machine).
 Host A and host B run daphne processes, host C runs a PostgreSQL server and
-Redis servers of their own, and nginx in the root namespace balances HTTP
-and sockets across A and B (deploy/nginx-multihost.conf, deploy/README.md
-"Several hosts").
+Redis servers of their own, and nginx on a host of its own (the load
+balancer, "lb") balances HTTP and sockets across A and B
+(deploy/nginx-multihost.conf, deploy/README.md "Several hosts"). Clients run
+in the root namespace, which reaches every host over the bridge.
 
-Everything is created by `hosts()` and removed when its `with` block ends,
-however it ends: the processes started in the namespaces are killed, then
-the namespaces and the bridge are deleted. A run killed outright leaves its
-namespaces behind: the next run deletes those whose process is gone.
+Everything is created by `network()` and removed when its `with` block ends,
+however it ends (SIGTERM included): every process runs in a namespace and
+is killed with it, then the namespaces, the bridge and the work directory
+are deleted. A run killed outright (SIGKILL) leaves them behind: the next
+run deletes those whose process is gone.
 Needs root and iproute2 (`reason_unavailable()` says why not).
 """
 
@@ -37,7 +39,6 @@ from tests.support.live_server import (
     Deployment,
     Server,
     base_env,
-    free_port,
 )
 
 IP = shutil.which("ip")
@@ -46,6 +47,8 @@ REDIS_SERVER = shutil.which("redis-server")
 SETPRIV = shutil.which("setpriv")
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 PREFIX = "so"  # of every namespace and interface name: so<pid><role>
+ROLES = {"lb": 10, "a": 11, "b": 12, "c": 13}  # host -> last byte of its address
+WORK_PREFIX = "scaleout-"  # of the work directory: scaleout-<pid>-<random>
 DAPHNE_PORTS = (8001, 8002)
 POSTGRES_PORT = 5432
 REDIS_PORTS = (6379, 6380)
@@ -103,7 +106,7 @@ def kill_namespace_processes(netns: str) -> None:
 def remove_leftovers() -> None:
     """Namespaces and bridges of earlier runs whose process is gone (killed
     before its cleanup ran)."""
-    own = re.compile(rf"^{PREFIX}(\d+)(a|b|c|br)$")
+    own = re.compile(rf"^{PREFIX}(\d+)({'|'.join(ROLES)}|br)$")
     names = run(IP, "netns", "list", check=False).stdout.split()
     links = re.findall(r"^\d+: ([^:@]+)", run(IP, "-o", "link").stdout, re.M)
     for name in names:
@@ -115,6 +118,10 @@ def remove_leftovers() -> None:
         found = own.match(link)
         if found and not pid_alive(int(found.group(1))):
             run(IP, "link", "delete", link, check=False)
+    for work_dir in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*-*"):
+        owner = work_dir.name.removeprefix(WORK_PREFIX).split("-")[0]
+        if owner.isdigit() and not pid_alive(int(owner)):
+            shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def free_subnet() -> str:
@@ -131,7 +138,7 @@ def free_subnet() -> str:
 class Host:
     """One namespace: its name, its address on the bridge, its root-side veth."""
 
-    role: str  # "a", "b" or "c"
+    role: str  # a key of ROLES
     netns: str
     address: str
     veth: str
@@ -198,9 +205,9 @@ def build(network: Network) -> None:
     run(IP, "link", "add", network.bridge, "type", "bridge")
     run(IP, "addr", "add", f"{network.gateway}/24", "dev", network.bridge)
     run(IP, "link", "set", network.bridge, "up")
-    for index, role in enumerate("abc"):
+    for role, last_byte in ROLES.items():
         name = f"{PREFIX}{os.getpid()}{role}"
-        host = Host(role, name, f"{network.subnet}.{11 + index}", name)
+        host = Host(role, name, f"{network.subnet}.{last_byte}", name)
         network.hosts[role] = host
         run(IP, "netns", "add", name)
         run(IP, "link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", name)
@@ -224,7 +231,7 @@ def tear_down(network: Network) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=10)
     for host in network.hosts.values():
-        kill_namespace_processes(host.netns)  # PostgreSQL's own children
+        kill_namespace_processes(host.netns)  # PostgreSQL's and nginx's children
         run(IP, "netns", "delete", host.netns, check=False)
         run(IP, "link", "delete", host.veth, check=False)
     run(IP, "link", "delete", network.bridge, check=False)
@@ -238,7 +245,7 @@ def terminated(signum, frame) -> None:
 def network() -> Iterator[Network]:
     """The bridge and hosts a, b, c, deleted at the end with all they ran."""
     remove_leftovers()
-    work_dir = Path(tempfile.mkdtemp(prefix="scaleout-"))
+    work_dir = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
     net = Network(free_subnet(), f"{PREFIX}{os.getpid()}br", work_dir=work_dir)
     # SIGTERM (a CI timeout, `kill`) would end Python without running the
     # cleanup below: made an exception, it does.
@@ -380,11 +387,11 @@ def server_env(net: Network, database_url: str, redis_url: str, **overrides: str
 NGINX_CONF = ROOT / "deploy" / "nginx-multihost.conf"
 
 
-def start_nginx(net: Network, upstreams: list[HostServer]) -> Server:
-    """nginx in the root namespace on a free loopback port, with
+def start_nginx(net: Network, upstreams: list[HostServer]) -> HostServer:
+    """nginx on the load balancer's host, port 80, with
     deploy/nginx-multihost.conf's upstream and locations, the servers of A
     and B as its upstreams. Its access log names the upstream of each request."""
-    port = free_port()
+    lb = net.hosts["lb"]
     conf = NGINX_CONF.read_text()
     servers = "".join(
         f"    server {server.host.address}:{server.port} max_fails=1 fail_timeout=5s;\n"
@@ -392,7 +399,7 @@ def start_nginx(net: Network, upstreams: list[HostServer]) -> Server:
     )
     conf = re.sub(r"^ +server \S+:\d+ .*\n", "", conf, flags=re.M)
     conf = conf.replace("upstream chat_hosts {\n", "upstream chat_hosts {\n" + servers)
-    conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    conf = conf.replace("listen 80;", f"listen {lb.address}:80;")
     work = net.work_dir / "nginx"
     work.mkdir(exist_ok=True)
     access_log = work / "access.log"
@@ -405,15 +412,9 @@ def start_nginx(net: Network, upstreams: list[HostServer]) -> Server:
         f"{conf}\n}}\n"
     )
     (work / "nginx.conf").write_text(main)
-    log = work / "stdout.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [NGINX, "-c", str(work / "nginx.conf"), "-p", str(work)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    net.processes.append(process)
-    server = Server(port, process, access_log)
+    command = [NGINX, "-c", str(work / "nginx.conf"), "-p", str(work)]
+    process = net.popen(lb, command, work / "stdout.log")
+    server = HostServer(80, process, access_log, lb)
 
     def ready() -> bool:
         with contextlib.suppress(OSError), HTTP.open(f"{server.url}/healthz", timeout=1) as r:
