@@ -139,6 +139,7 @@ class MessageViewSet(viewsets.ViewSet):
                 before=query.get("before"),
                 after=query.get("after"),
                 around=query.get("around"),
+                with_senders=False,
             )
         headers = {}
         links = history_links(request, query, messages, more)

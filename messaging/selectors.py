@@ -57,14 +57,17 @@ SHAPE_PRESENCE = {
 }
 
 
-def page_rows():
+def page_rows(*, with_senders: bool):
     """messages_queryset without its prefetches, each message flagged with
-    which of them it needs; read it through shaped_page."""
+    which of them it needs; read it through shaped_page. MessageSerializer
+    reads no sender (only its id): `with_senders` joins them for a reader
+    that shows their names (the chat page)."""
     flags = {
         flag: Exists(model.objects.filter(message=OuterRef("pk")))
         for flag, (model, _) in SHAPE_PRESENCE.items()
     }
-    return message_rows().select_related("reply_to").annotate(**flags)
+    rows = message_rows() if with_senders else Message.objects.all()
+    return rows.select_related("reply_to").annotate(**flags)
 
 
 def shaped_page(rows) -> list[Message]:
@@ -166,6 +169,7 @@ def history_page(
     before: int | None = None,
     after: int | None = None,
     around: int | None = None,
+    with_senders: bool = True,
 ) -> tuple[list[Message], bool]:
     """Up to `limit` messages in ascending seq order, by keyset on seq (never
     OFFSET, so a page deep in a long history costs what the newest does).
@@ -174,10 +178,11 @@ def history_page(
     the messages 1, 2, 3 … without a gap: deleted ones stay as tombstones);
     otherwise the newest page before `before` (or the newest of all). Returns
     (messages, more): whether more messages lie beyond the page in the
-    direction it was read (forward for `after` and `around`)."""
+    direction it was read (forward for `after` and `around`). Without
+    `with_senders` the messages come without their senders joined (page_rows)."""
     if around is not None:
         after = max(around - limit // 2, 1) - 1
-    messages = page_rows().filter(conversation_id=conversation_id)
+    messages = page_rows(with_senders=with_senders).filter(conversation_id=conversation_id)
     if after is not None:
         page = shaped_page(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
         return page[:limit], len(page) > limit
@@ -190,9 +195,10 @@ def history_page(
 
 def changes_since(conversation_id: int, version: int, *, limit: int) -> tuple[list[Message], bool]:
     """Messages created, edited or deleted after `version`, in version order;
-    each message once, in its latest state (a deleted one as a tombstone)."""
+    each message once, in its latest state (a deleted one as a tombstone),
+    as MessageSerializer reads them (no senders joined)."""
     page = shaped_page(
-        page_rows()
+        page_rows(with_senders=False)
         .filter(conversation_id=conversation_id, version__gt=version)
         .order_by("version")[: limit + 1]
     )
