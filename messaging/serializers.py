@@ -102,6 +102,12 @@ class AttachmentSerializer(serializers.Serializer):
         return reverse("attachment-thumbnail", args=[attachment.pk])
 
 
+# A message's attachments as MessageSerializer.to_representation writes them:
+# one serializer for every message (self.fields would build all of a
+# serializer's fields again for each page).
+ATTACHMENT_LIST = AttachmentSerializer(many=True, read_only=True)
+
+
 def attachment_ids_field() -> serializers.ListField:
     """`attachments` of a send (POST /api/messages and the socket's message.send)."""
     return serializers.ListField(
@@ -250,7 +256,7 @@ class MessageSerializer(serializers.ModelSerializer):
                 "deleted": bool(reply_to.is_deleted),
             },
             "mentions": self.get_mentions(message),
-            "attachments": self.fields["attachments"].to_representation(message.attachment_list),
+            "attachments": ATTACHMENT_LIST.to_representation(message.attachment_list),
         }
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
