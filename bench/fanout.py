@@ -81,6 +81,7 @@ class FanoutResult:
     send_rate: float = 0.0
     acked: int = 0
     errors: int = 0
+    refused: int = 0  # sends answered with an error (e.g. overloaded): not expected anywhere
     expected: int = 0
     delivered: int = 0
     lost: int = 0
@@ -110,6 +111,7 @@ class FanoutResult:
             f"p50 {fmt_ms(self.p50_ms)}, p95 {fmt_ms(self.p95_ms)}, p99 {fmt_ms(self.p99_ms)}, "
             f"max {fmt_ms(self.max_ms)}; delivered {self.delivered}/{self.expected}, "
             f"duplicates {self.duplicates}, reorders {self.reorders}, errors {self.errors}"
+            f"{f' ({self.refused} sends refused)' if self.refused else ''}"
             f"{' ' + str(self.error_codes) if self.error_codes else ''}"
         )
 
@@ -299,6 +301,7 @@ class Fanout:
         latencies: list[float] = []
         ack_latencies: list[float] = []
         received: set[tuple[int, int]] = set()
+        refused: set[int] = set()
         last_delivery = started
         for index, frames in enumerate(self.frames):
             last_seq: dict[str, int] = {}
@@ -310,6 +313,9 @@ class Fanout:
                     ack_latencies.append(at - sent_at[number])
                 elif kind == "error":
                     result.errors += 1
+                    refused_id = frame.get("clientMessageId") or ""
+                    if refused_id.startswith(f"{tag}-"):
+                        refused.add(int(refused_id.rsplit("-", 1)[1]))
                     code = frame.get("code", "?")
                     result.error_codes[code] = result.error_codes.get(code, 0) + 1
                 elif kind == "message.new" and frame["message"]["text"].startswith(prefix):
@@ -329,7 +335,10 @@ class Fanout:
                     latencies.append(at - float(stamp))
                     result.samples.append((float(stamp) - started, (at - float(stamp)) * 1000))
                     last_delivery = max(last_delivery, at)
+        result.refused = len(refused)
         for number, (conversation, sender) in enumerate(planned):
+            if number in refused:
+                continue
             for index in conversation.members:
                 if index != sender:
                     result.expected += 1

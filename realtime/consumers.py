@@ -34,6 +34,7 @@ from realtime.hops import (
     react_from_socket,
     read_from_socket,
     send_from_socket,
+    send_queue,
 )
 from realtime.presence import (
     close_socket_state,
@@ -345,12 +346,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def handle(self, frame: dict, data: dict) -> None:
         frame_type = frame["type"]
         if frame_type == "message.send":
-            ack = await send_from_socket(
-                self.user,
-                self.credential,
-                data,
-                joined=data["conversationId"] in self.conversation_ids,
-            )
+            async with send_queue.turn():
+                ack = await send_from_socket(
+                    self.user,
+                    self.credential,
+                    data,
+                    joined=data["conversationId"] in self.conversation_ids,
+                )
             await self.send_frame(ack)
         elif frame_type == "typing":
             await self.typing(data["conversationId"], data["active"])

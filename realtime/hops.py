@@ -3,9 +3,16 @@ sync thread (every hop queues behind every other socket's database work, so
 a frame costs one), and calls the same services and selectors as the REST
 API. Every hop a frame makes first re-reads the socket's credential."""
 
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from chatproject import throttling
+from chatproject.errors import Unavailable
 from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
 from conversations.models import Conversation
@@ -17,6 +24,47 @@ SYNC_PAGE = 100
 
 class CredentialGone(Exception):
     """The socket's credential no longer holds: it closes with 4401."""
+
+
+class Overloaded(Unavailable):
+    code = "overloaded"
+    default_message = (
+        "The server is too busy to take this message now: send it again "
+        "(with the same clientMessageId) after retryAfterSeconds."
+    )
+
+
+@dataclass
+class SendQueue:
+    """The sends of this process waiting for (or on) its one sync thread, and
+    how long one takes there (a moving average). A send that would wait
+    longer than CHAT_SEND_MAX_WAIT_SECONDS is refused at once with
+    `overloaded` instead of joining the queue: past the process's capacity
+    every send would otherwise wait behind all the earlier ones, for seconds
+    (docs/performance.md "Socket send path"). Other hops (reads, syncs) share
+    the thread uncounted: the estimate is a floor."""
+
+    waiting: int = 0
+    seconds_per_send: float = 0.005
+
+    def expected_wait(self) -> float:
+        return self.waiting * self.seconds_per_send
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        if self.expected_wait() > settings.CHAT_SEND_MAX_WAIT_SECONDS:
+            raise Overloaded(details={"retryAfterSeconds": 1})
+        self.waiting += 1
+        try:
+            yield
+        finally:
+            self.waiting -= 1
+
+    def took(self, seconds: float) -> None:
+        self.seconds_per_send += 0.1 * (seconds - self.seconds_per_send)
+
+
+send_queue = SendQueue()
 
 
 def require_credential(credential: SocketCredential) -> None:
@@ -44,6 +92,7 @@ def send_from_socket(user, credential: SocketCredential, data: dict, *, joined: 
     transaction (no query of its own); any other id is answered from the
     membership lookup (403 or 404) without taking the conversation's lock.
     Returns the `message.ack` frame."""
+    started = time.perf_counter()
     require_credential(credential)
     # The budget of POST /api/messages: one per user, whatever the transport.
     throttling.limit_message_send(user.pk)
@@ -60,7 +109,9 @@ def send_from_socket(user, credential: SocketCredential, data: dict, *, joined: 
         reply_to_id=data.get("replyTo"),
         attachment_ids=data["attachments"],
     )
-    return events.ack_frame(message, data.get("clientMessageId"))
+    ack = events.ack_frame(message, data.get("clientMessageId"))
+    send_queue.took(time.perf_counter() - started)
+    return ack
 
 
 @database_sync_to_async

@@ -111,6 +111,11 @@ CHAT_LAYER_UNREACHABLE_SECONDS = env_float("CHAT_LAYER_UNREACHABLE_SECONDS", 10.
 # readiness round trip) may take: a Redis that hangs (stopped, not down) costs
 # a send or a probe at most this long, and clients catch up with sync.
 CHAT_LAYER_TIMEOUT_SECONDS = env_float("CHAT_LAYER_TIMEOUT_SECONDS", 0.5)
+# A socket's message.send that would wait longer than this for the process's
+# sync thread (by the sends queued there and the time one takes) is refused at
+# once with `overloaded` (realtime/hops.py, docs/websocket.md): acked within
+# about a second or refused fast, never queued for seconds.
+CHAT_SEND_MAX_WAIT_SECONDS = env_float("CHAT_SEND_MAX_WAIT_SECONDS", 0.75)
 
 # Cache (rate-limit counters) ---------------------------------------------------
 

@@ -566,7 +566,8 @@ function onSendRefused(frame) {
   outbox.update(entry.clientMessageId, { failed: true, error: refusedReason(frame) });
   const retryable = frame.code === "throttled" || (frame.status || 0) >= 500;
   if (retryable) {
-    const wait = frame.code === "throttled" ? (frame.details?.retryAfterSeconds || 1) * 1000 : RETRY_UNAVAILABLE_MS;
+    // throttled and overloaded (the server was too busy) say when to retry.
+    const wait = frame.details?.retryAfterSeconds ? frame.details.retryAfterSeconds * 1000 : RETRY_UNAVAILABLE_MS;
     retryTimers.set(entry.clientMessageId, setTimeout(() => resend(entry.clientMessageId), wait));
   }
   if (current?.id === entry.conversationId) paintFailed(outbox.get(entry.clientMessageId));

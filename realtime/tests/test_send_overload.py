@@ -1,0 +1,58 @@
+"""Past the process's capacity a socket's send is refused at once with
+`overloaded` (realtime.hops.SendQueue), and the same send is taken when
+retried with its clientMessageId once the queue has drained."""
+
+import pytest
+
+from realtime import hops
+from realtime.asyncapi import asyncapi_document
+from tests.support.asyncapi import validator_for
+from tests.support.sockets import (
+    make_conversation,
+    make_user,
+    open_socket,
+    receive_until,
+    send_frame,
+    stored_texts,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_a_send_that_would_wait_too_long_is_refused_fast_and_taken_on_retry(
+    sockets, settings, monkeypatch
+):
+    settings.CHAT_SEND_MAX_WAIT_SECONDS = 1.0
+    alice, bob = await make_user(), await make_user()
+    conversation = await make_conversation(alice, bob)
+    alice_socket = await open_socket(sockets, alice)
+    # 500 sends queued at 5 ms each: 2.5 s ahead of this one.
+    monkeypatch.setattr(hops.send_queue, "waiting", 500)
+    monkeypatch.setattr(hops.send_queue, "seconds_per_send", 0.005)
+
+    frame = send_frame(conversation, "when you can", "busy-1")
+    await alice_socket.send_json_to(frame)
+    error, skipped = await receive_until(alice_socket, "error")
+
+    assert "message.ack" not in {f["type"] for f in skipped}
+    assert (error["code"], error["status"]) == ("overloaded", 503)
+    assert (error["frameType"], error["clientMessageId"]) == ("message.send", "busy-1")
+    assert error["details"] == {"retryAfterSeconds": 1}
+    validator = validator_for(asyncapi_document(), "error", "server")
+    assert validator.is_valid(error), list(validator.iter_errors(error))
+    assert await stored_texts(conversation) == []
+
+    monkeypatch.setattr(hops.send_queue, "waiting", 0)
+    await alice_socket.send_json_to(frame)
+    ack, _ = await receive_until(alice_socket, "message.ack")
+    assert ack["clientMessageId"] == "busy-1"
+    assert await stored_texts(conversation) == ["when you can"]
+    assert hops.send_queue.waiting == 0
+
+
+def test_the_queue_learns_how_long_a_send_takes():
+    queue = hops.SendQueue(waiting=10, seconds_per_send=0.005)
+    for _ in range(100):
+        queue.took(0.02)
+    assert queue.seconds_per_send == pytest.approx(0.02, rel=0.01)
+    assert queue.expected_wait() == pytest.approx(0.2, rel=0.01)
