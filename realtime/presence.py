@@ -67,6 +67,9 @@ class Batched:
         future = loop.create_future()
         self.queue.append((item, future))
         if self.task is None or self.task.done() or self.task.get_loop() is not loop:
+            # Items left by a loop that has ended (tests run a loop each) are
+            # no one's: their futures cannot be resolved.
+            self.queue = [entry for entry in self.queue if entry[1].get_loop() is loop]
             self.task = loop.create_task(self.run())
         return await future
 

@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from django.db import connections
 
 from conversations.models import Conversation
+from realtime.presence import Batched
 from tests.support.sockets import barrier, connect_raw, make_conversation, make_user, token_headers
 from users.models import SocketConnection
 
@@ -64,3 +65,20 @@ async def test_sockets_opening_together_share_their_statements(
     assert all(connected for _, connected in opened)
     count = database_sync_to_async(SocketConnection.objects.filter(user__in=users).count)
     assert await count() == len(users)
+
+
+async def test_a_batch_answers_each_caller_with_its_own_result_or_the_failure():
+    calls: list[list[int]] = []
+
+    def double(items: list[int]) -> list[int]:
+        calls.append(items)
+        if 13 in items:
+            raise OSError("the database went away")
+        return [item * 2 for item in items]
+
+    batched = Batched(double, limit=3)
+    assert await asyncio.gather(*(batched(n) for n in range(5))) == [0, 2, 4, 6, 8]
+    assert calls == [[0, 1, 2], [3, 4]]  # one hop per batch, in the order awaited
+    failed = await asyncio.gather(batched(12), batched(13), return_exceptions=True)
+    assert [type(outcome) for outcome in failed] == [OSError, OSError]
+    assert await batched(1) == 2  # the next batch is served as before
