@@ -180,6 +180,22 @@ def assert_view_is_history(view: dict[str, dict], stored: list[dict], who: str) 
     assert [view[m["id"]] for m in stored] == stored, f"{who}'s view differs from the database"
 
 
+def assert_everyone_holds_history(clients: list["Client"], stored: list[dict], sends: int) -> None:
+    """Each client sent `sends` messages (clientMessageId "<name>-<i>"): the
+    database holds each once, every client's view is that history, and each
+    client's acks name the stored messages."""
+    expected = {f"{c.name}-{i}" for c in clients for i in range(sends)}
+    client_ids = [m["clientMessageId"] for m in stored]
+    assert sorted(client_ids) == sorted(expected), "lost, duplicated or foreign sends"
+    for client in clients:
+        assert_view_is_history(client.view(), stored, client.name)
+        assert {cid: m["id"] for cid, m in client.acked.items()} == {
+            m["clientMessageId"]: m["id"]
+            for m in stored
+            if m["clientMessageId"].startswith(client.name)
+        }
+
+
 # Redis ---------------------------------------------------------------------------
 
 
@@ -747,16 +763,7 @@ async def test_daphne_killed_mid_conversation(tmp_path, postgres_url, redis_url)
             for client in clients:
                 await socket_sync(client.socket, client.conversation, client.held_version())
             stored = await history(survivor, users[0][1], group["id"])
-            expected = {f"{c.name}-{i}" for c in clients for i in range(per_client)}
-            client_ids = [m["clientMessageId"] for m in stored]
-            assert sorted(client_ids) == sorted(expected), "lost, duplicated or foreign sends"
-            for client in clients:
-                assert_view_is_history(client.view(), stored, client.name)
-                assert {cid: m["id"] for cid, m in client.acked.items()} == {
-                    m["clientMessageId"]: m["id"]
-                    for m in stored
-                    if m["clientMessageId"].startswith(client.name)
-                }
+            assert_everyone_holds_history(clients, stored, per_client)
             assert [c.reconnects for c in clients] == [1, 1, 0, 0]
             assert victim.process.returncode is not None
             assert CRASH not in survivor.log()

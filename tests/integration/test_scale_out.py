@@ -38,6 +38,7 @@ from tests.faults.test_faults import (
     CLOSE_UNAVAILABLE,
     CRASH,
     Client,
+    assert_everyone_holds_history,
     assert_view_is_history,
     close_all,
     history,
@@ -184,19 +185,6 @@ async def clients_on_both_hosts(
         client.sockets.append(await open_on(cluster, role, name, token))
         clients.append(client)
     return clients, users, group
-
-
-def assert_everyone_holds_history(clients: list[Client], stored: list[dict], sends: int) -> None:
-    expected = {f"{c.name}-{i}" for c in clients for i in range(sends)}
-    client_ids = [m["clientMessageId"] for m in stored]
-    assert sorted(client_ids) == sorted(expected), "lost, duplicated or foreign sends"
-    for client in clients:
-        assert_view_is_history(client.view(), stored, client.name)
-        assert {cid: m["id"] for cid, m in client.acked.items()} == {
-            m["clientMessageId"]: m["id"]
-            for m in stored
-            if m["clientMessageId"].startswith(client.name)
-        }
 
 
 # (a) ------------------------------------------------------------------------------
