@@ -84,6 +84,8 @@ class FanoutResult:
     refused: int = 0  # sends answered with an error (e.g. overloaded): not expected anywhere
     expected: int = 0
     delivered: int = 0
+    sync_needed: int = 0  # sync.needed frames: live delivery fell behind
+    synced: int = 0  # deliveries that came in the sync a sync.needed asked for, not live
     lost: int = 0
     duplicates: int = 0
     reorders: int = 0
@@ -100,17 +102,23 @@ class FanoutResult:
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicates or self.reorders or self.errors)
+        return not (self.lost or self.duplicates or self.reorders or self.errors or self.synced)
 
     def within(self, p99_limit_ms: float) -> bool:
         return self.ok and self.p99_ms is not None and self.p99_ms <= p99_limit_ms
 
     def line(self) -> str:
+        caught_up = (
+            f"; {self.synced} caught up by sync after {self.sync_needed} sync.needed"
+            if self.sync_needed
+            else ""
+        )
         return (
             f"{self.send_rate:7.1f} sends/s → {self.deliveries_per_second:7.1f} deliveries/s: "
             f"p50 {fmt_ms(self.p50_ms)}, p95 {fmt_ms(self.p95_ms)}, p99 {fmt_ms(self.p99_ms)}, "
             f"max {fmt_ms(self.max_ms)}; delivered {self.delivered}/{self.expected}, "
             f"duplicates {self.duplicates}, reorders {self.reorders}, errors {self.errors}"
+            f"{caught_up}"
             f"{f' ({self.refused} sends refused)' if self.refused else ''}"
             f"{' ' + str(self.error_codes) if self.error_codes else ''}"
         )
@@ -210,10 +218,27 @@ class Fanout:
         member.reader = asyncio.create_task(self.read(member))
 
     async def read(self, member: Member) -> None:
+        """Record every frame; as the web page does, answer `sync.needed` with
+        a `sync` from the last version held. What arrives for a conversation
+        between that sync and its `sync.done` is marked `_synced`."""
         frames = self.frames[member.index]
+        versions: dict[str, int] = {}
+        syncing: set[str] = set()
         with contextlib.suppress(Exception):
             async for raw in member.connection:
-                frames.append((time.perf_counter(), json.loads(raw)))
+                at, frame = time.perf_counter(), json.loads(raw)
+                kind, conversation = frame.get("type"), frame.get("conversationId")
+                if kind == "sync.needed" and conversation not in syncing:
+                    syncing.add(conversation)
+                    since = versions.get(conversation, 0)
+                    sync = {"type": "sync", "conversationId": conversation, "sinceVersion": since}
+                    await member.connection.send(json.dumps(sync))
+                elif kind == "sync.done":
+                    syncing.discard(conversation)
+                elif conversation is not None and "version" in frame:
+                    frame["_synced"] = conversation in syncing
+                    versions[conversation] = max(versions.get(conversation, 0), frame["version"])
+                frames.append((at, frame))
 
     async def close(self) -> None:
         for member in self.members:
@@ -318,11 +343,18 @@ class Fanout:
                         refused.add(int(refused_id.rsplit("-", 1)[1]))
                     code = frame.get("code", "?")
                     result.error_codes[code] = result.error_codes.get(code, 0) + 1
+                elif kind == "sync.needed":
+                    result.sync_needed += 1
                 elif kind == "message.new" and frame["message"]["text"].startswith(prefix):
                     _, number, stamp = frame["message"]["text"].split(" ")[:3]
                     if planned[int(number)][1] == index:
                         continue  # the sender's own socket: not a delivery
                     key = (index, int(number))
+                    if frame.get("_synced"):
+                        if key not in received:
+                            result.synced += 1
+                            received.add(key)
+                        continue
                     result.delivered += 1
                     if key in received:
                         result.duplicates += 1

@@ -9,12 +9,14 @@ hangs, the error is logged and clients catch up with `sync`/`sinceVersion`.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -28,6 +30,15 @@ from chatproject.concurrency import LoopGate
 logger = logging.getLogger("chatproject.bus")
 
 EVENT_HANDLER = "chat.event"
+# Several events to one group in one channel-layer message (publish_queued).
+EVENTS_HANDLER = "chat.events"
+# At most this many events go out in one such message.
+MAX_EVENTS_PER_MESSAGE = 100
+
+# The socket whose frame is being handled (its channel name), while its
+# writes publish: the event names it as its `origin`, and that socket may
+# skip what its answer already told the client (realtime.consumers).
+sending_socket: ContextVar[str | None] = ContextVar("sending_socket", default=None)
 
 # Channel-layer calls in flight per process. redis-py's pool refuses a
 # 101st connection ("Too many connections") rather than wait: thousands of
@@ -87,9 +98,22 @@ async def group_discard(group: str, channel_name: str) -> None:
     await bounded(get_channel_layer().group_discard, group, channel_name)
 
 
-def event_for(frame: dict[str, Any]) -> dict[str, Any]:
+@contextlib.contextmanager
+def published_by(channel_name: str) -> Iterator[None]:
+    """Mark what is published meanwhile (in this context) as caused by the
+    socket `channel_name`'s frame."""
+    token = sending_socket.set(channel_name)
+    try:
+        yield
+    finally:
+        sending_socket.reset(token)
+
+
+def event_for(frame: dict[str, Any], *, origin: str | None = None) -> dict[str, Any]:
     """The channel-layer message carrying `frame`: the frame encoded once, and
-    the few fields a consumer routes on without decoding it."""
+    the few fields a consumer routes on without decoding it. `publishedAt`
+    (wall clock: the processes may be on other hosts) lets a socket tell
+    that its live delivery has fallen behind (realtime.consumers)."""
     return {
         "type": EVENT_HANDLER,
         "frame": encode(frame),
@@ -98,31 +122,38 @@ def event_for(frame: dict[str, Any]) -> dict[str, Any]:
         "userId": frame.get("userId"),
         # Message events go out to each socket in version order (realtime/ordering.py).
         "version": frame.get("version"),
+        "origin": origin,
+        "publishedAt": time.time(),
     }
 
 
 async def publish_async(groups: Iterable[str], frame: dict[str, Any]) -> None:
+    await publish_event(list(groups), event_for(frame))
+
+
+async def publish_event(groups: list[str], event: dict[str, Any]) -> None:
+    """Send one channel-layer message (an event, or several: EVENTS_HANDLER)
+    to each group, skipping the rest when the layer fails."""
     layer = get_channel_layer()
     if layer is None:
         return
-    groups = list(groups)
+    kind = event.get("frameType") or f"{len(event.get('events', ()))} events"
     if time.monotonic() < unavailable_until.get(layer, 0.0):
-        logger.debug("Live publish of %s skipped: the layer failed moments ago", frame["type"])
+        logger.debug("Live publish of %s skipped: the layer failed moments ago", kind)
         return
-    event = event_for(frame)
     for index, group in enumerate(groups):
         try:
             await bounded(layer.group_send, group, event)
         except Exception as exc:
             if not layer_failure(exc):
-                logger.exception("Live publish of %s to %s failed", frame.get("type"), group)
+                logger.exception("Live publish of %s to %s failed", kind, group)
                 continue
             # Redis is down or hangs: one line, not a traceback per message,
             # and the remaining groups are not tried (each would cost a wait).
             logger.error(
                 "Live publish of %s to %s failed (%s: %s); %d more group(s) skipped; "
                 "clients catch up with sync",
-                frame.get("type"),
+                kind,
                 group,
                 type(exc).__name__,
                 exc or "timed out",
@@ -162,7 +193,7 @@ def serving_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and loop.is_running() else None
 
 
-def enqueue_publish(groups: list[str], frame: dict[str, Any]) -> None:
+def enqueue_publish(groups: list[str], event: dict[str, Any]) -> None:
     """On the serving loop: queue a publish for its publisher task."""
     loop = asyncio.get_running_loop()
     if loop not in publishers:
@@ -171,35 +202,69 @@ def enqueue_publish(groups: list[str], frame: dict[str, Any]) -> None:
     queue = publishers[loop][0]
     if queue.qsize() >= MAX_QUEUED_PUBLISHES:
         logger.error(
-            "Live publish of %s dropped: %d publishes queued", frame["type"], queue.qsize()
+            "Live publish of %s dropped: %d publishes queued", event["frameType"], queue.qsize()
         )
         return
-    queue.put_nowait((groups, frame))
+    queue.put_nowait((groups, event))
+
+
+def coalesced(publishes: list[tuple[list[str], dict[str, Any]]]) -> list[tuple[list[str], dict]]:
+    """The queued publishes as fewer channel-layer messages: the events for one
+    conversation group since the last publish to any other kind of group go
+    out together, as one EVENTS_HANDLER message, at the place of the first
+    of them. A group's events keep their order; a user group's publish (a
+    conversation joined, a credential revoked) stays between what was
+    committed before and after it. A send's message and the read mark it
+    moved become one group_send instead of two, and a backlog (Redis slower
+    than the sends for a moment) drains in fewer round trips."""
+    merged: list[tuple[list[str], list[dict[str, Any]]]] = []
+    open_runs: dict[str, list[dict[str, Any]]] = {}
+    for groups, event in publishes:
+        if len(groups) == 1 and groups[0].startswith("conversation."):
+            run = open_runs.get(groups[0])
+            if run is not None and len(run) < MAX_EVENTS_PER_MESSAGE:
+                run.append(event)
+                continue
+            open_runs[groups[0]] = run = [event]
+            merged.append((groups, run))
+            continue
+        open_runs.clear()
+        merged.append((groups, [event]))
+    return [
+        (groups, run[0] if len(run) == 1 else {"type": EVENTS_HANDLER, "events": run})
+        for groups, run in merged
+    ]
 
 
 async def publish_queued(queue: asyncio.Queue) -> None:
     while True:
-        groups, frame = await queue.get()
-        try:
-            await publish_async(groups, frame)
-        except Exception:
-            logger.exception("Live publish of %s failed", frame.get("type"))
+        publishes = [await queue.get()]
+        while not queue.empty():
+            publishes.append(queue.get_nowait())
+        for groups, event in coalesced(publishes):
+            try:
+                await publish_event(groups, event)
+            except Exception:
+                logger.exception("Live publish to %s failed", groups)
 
 
-def publish_from_sync(groups: list[str], frame: dict[str, Any]) -> None:
+def publish_from_sync(groups: list[str], event: dict[str, Any]) -> None:
     """From a sync thread of the serving loop, handed to its publisher task
     without waiting; elsewhere (a command, a test's thread), published now."""
     loop = serving_loop()
     if loop is None:
-        publish_now(groups, frame)
+        async_to_sync(publish_event)(groups, event)
     else:
-        loop.call_soon_threadsafe(enqueue_publish, groups, frame)
+        loop.call_soon_threadsafe(enqueue_publish, groups, event)
 
 
 def publish_on_commit(groups: Iterable[str], frame: dict[str, Any]) -> None:
-    """Publish once the current transaction commits; nothing if it rolls back."""
+    """Publish once the current transaction commits; nothing if it rolls back.
+    The event is made at the commit (its publishedAt) and names the socket
+    whose frame caused it, if any (published_by)."""
     groups = list(groups)
-    transaction.on_commit(lambda: publish_from_sync(groups, frame))
+    origin = sending_socket.get()
+    transaction.on_commit(lambda: publish_from_sync(groups, event_for(frame, origin=origin)))
 
 
 def publish_to_users_on_commit(user_ids: Iterable[int], frame: dict[str, Any]) -> None:

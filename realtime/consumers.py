@@ -90,6 +90,16 @@ class SyncInProgress(Conflict):
     default_message = "A sync is in flight on this socket: send the next after its sync.done."
 
 
+def late(event: dict[str, Any]) -> bool:
+    """Whether a live event reached this socket more than
+    CHAT_LIVE_MAX_DELAY_SECONDS after it was published."""
+    published_at = event.get("publishedAt")
+    return (
+        published_at is not None
+        and time.time() - published_at > settings.CHAT_LIVE_MAX_DELAY_SECONDS
+    )
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
     group_refresher: asyncio.Task | None = None
     sync_task: asyncio.Task | None = None
@@ -139,6 +149,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.accepted = True
 
     async def dispatch(self, message: dict[str, Any]) -> None:
+        if message.get("type") == bus.EVENTS_HANDLER:
+            # Several events for one group in one layer message (bus.coalesced).
+            for event in message["events"]:
+                await self.dispatch(event)
+            return
         # channels runs close_old_connections on the process's one sync thread
         # before every handler; a live event touches no database, and that hop
         # per event per socket queued behind the sends: at 50 sends/s over 20
@@ -168,6 +183,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.credential = credential_for_scope(self.scope)
         self.typing_limiter = TypingLimiter()
         self.conversation_ids = set(opened.versions)
+        # Conversations told `sync.needed` and not synced since.
+        self.behind: set[int] = set()
         self.in_order = ordering.InOrder(
             self.send_live, self.missed_frames, bus.encode, opened.versions
         )
@@ -352,6 +369,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     self.credential,
                     data,
                     joined=data["conversationId"] in self.conversation_ids,
+                    origin=self.channel_name,
                 )
             await self.send_frame(ack)
         elif frame_type == "typing":
@@ -366,6 +384,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # one; one at a time, so that a client cannot stack them up.
             if self.sync_task is not None and not self.sync_task.done():
                 raise SyncInProgress
+            self.behind.discard(data["conversationId"])
             self.sync_task = asyncio.create_task(self.answering(frame, self.sync(data)))
 
     async def sync(self, data: dict) -> None:
@@ -418,10 +437,35 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if event["frameType"] == "typing" and event.get("userId") == str(self.user.pk):
             return
         if event["frameType"] in events.MESSAGE_EVENTS and event.get("version") is not None:
-            conversation_id = int(event["conversationId"])
-            await self.in_order.event(conversation_id, event["version"], event["frame"])
+            await self.message_event(event)
+            return
+        if event["frameType"] == "typing" and late(event):
             return
         await self.send(text_data=event["frame"])
+
+    async def message_event(self, event: dict[str, Any]) -> None:
+        """A message's change, forwarded in version order, except:
+        - this socket's own new message: its `message.ack` carried it already
+          (the sender's other sockets get `message.new`);
+        - an event that comes late (the process or Redis is behind): instead
+          of every message seconds late, the client is told once to sync the
+          conversation, which replays them in one page from the database.
+        Either way the socket counts the version as sent, so the events after
+        it are not held for it."""
+        conversation_id = int(event["conversationId"])
+        if self.in_order.sent(conversation_id, event["version"]):
+            return
+        frame = event["frame"]
+        if event.get("origin") == self.channel_name and event["frameType"] == events.CREATED:
+            frame = None
+        elif late(event):
+            frame = None
+            if conversation_id not in self.behind:
+                self.behind.add(conversation_id)
+                await self.send_frame(
+                    {"type": "sync.needed", "conversationId": str(conversation_id)}
+                )
+        await self.in_order.event(conversation_id, event["version"], frame)
 
     async def send_changes(self, conversation_id: int, since_version: int) -> None:
         """Every change after `since_version`, page by page."""

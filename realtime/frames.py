@@ -138,6 +138,16 @@ class SyncDoneFrame(serializers.Serializer):
     conversationId = serializers.CharField()
 
 
+class SyncNeededFrame(serializers.Serializer):
+    """Live events of this conversation reached the socket too late
+    (CHAT_LIVE_MAX_DELAY_SECONDS after their commit: the server or Redis is
+    behind) and were not sent: `sync` from the version you hold. Sent once
+    until that sync; the later live events come as usual."""
+
+    type = serializers.CharField()
+    conversationId = serializers.CharField()
+
+
 class ErrorFrame(serializers.Serializer):
     type = serializers.CharField()
     code = serializers.CharField()
@@ -163,5 +173,6 @@ SERVER_FRAMES = {
     "conversation.removed": ConversationRemovedFrame,
     "membership.updated": MembershipUpdatedFrame,
     "sync.done": SyncDoneFrame,
+    "sync.needed": SyncNeededFrame,
     "error": ErrorFrame,
 }

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chatproject import throttling
+from chatproject import bus, throttling
 from chatproject.errors import Unavailable
 from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
@@ -86,12 +86,15 @@ def missed_frames(
 
 
 @database_sync_to_async
-def send_from_socket(user, credential: SocketCredential, data: dict, *, joined: bool) -> dict:
+def send_from_socket(
+    user, credential: SocketCredential, data: dict, *, joined: bool, origin: str
+) -> dict:
     """`joined`: the conversation is one of the socket's. Such a send goes
     straight to the service, which checks the membership inside its
     transaction (no query of its own); any other id is answered from the
     membership lookup (403 or 404) without taking the conversation's lock.
-    Returns the `message.ack` frame."""
+    `origin`: the sending socket's channel, named on the events (its own
+    `message.new` is not sent back to it). Returns the `message.ack` frame."""
     started = time.perf_counter()
     require_credential(credential)
     # The budget of POST /api/messages: one per user, whatever the transport.
@@ -99,16 +102,17 @@ def send_from_socket(user, credential: SocketCredential, data: dict, *, joined: 
     conversation_id = data["conversationId"]
     if not joined:
         conversation_selectors.membership_for(user, conversation_id)
-    message, _ = services.send_message(
-        sender=user,
-        conversation=Conversation.reference(conversation_id),
-        text=data["text"],
-        client_message_id=data.get("clientMessageId") or None,
-        client_timestamp=data.get("clientTimestamp"),
-        require_membership=True,
-        reply_to_id=data.get("replyTo"),
-        attachment_ids=data["attachments"],
-    )
+    with bus.published_by(origin):
+        message, _ = services.send_message(
+            sender=user,
+            conversation=Conversation.reference(conversation_id),
+            text=data["text"],
+            client_message_id=data.get("clientMessageId") or None,
+            client_timestamp=data.get("clientTimestamp"),
+            require_membership=True,
+            reply_to_id=data.get("replyTo"),
+            attachment_ids=data["attachments"],
+        )
     ack = events.ack_frame(message, data.get("clientMessageId"))
     send_queue.took(time.perf_counter() - started)
     return ack

@@ -12,7 +12,9 @@ held; when the versions before it arrive, everything goes out in order; if
 they have not arrived within REORDER_WAIT (published late, or lost with
 Redis), they are read from the database and sent, in order. An event at or
 below the version already forwarded is dropped: the socket has it, or
-predates it (a client syncs after connecting).
+predates it (a client syncs after connecting). An event may come without a
+frame (None): its turn is counted and nothing is sent (the socket's own
+message, acked already; an event too late to be worth sending).
 """
 
 import asyncio
@@ -43,13 +45,18 @@ class InOrder:
         self.fetch = fetch
         self.encode = encode
         self.versions = dict(versions)
-        self.held: dict[int, dict[int, str]] = {}
+        self.held: dict[int, dict[int, str | None]] = {}
         self.fillers: dict[int, asyncio.Task] = {}
 
-    async def event(self, conversation_id: int, version: int, frame: str) -> None:
+    def sent(self, conversation_id: int, version: int) -> bool:
+        """Whether the socket has `version` already (or started after it)."""
         last = self.versions.get(conversation_id)
-        if last is not None and version <= last:
+        return last is not None and version <= last
+
+    async def event(self, conversation_id: int, version: int, frame: str | None) -> None:
+        if self.sent(conversation_id, version):
             return
+        last = self.versions.get(conversation_id)
         if last is None or version == last + 1:
             await self.forward(conversation_id, version, frame)
             await self.release(conversation_id)
@@ -70,9 +77,10 @@ class InOrder:
         for stale in [v for v in held if v <= version]:
             del held[stale]
 
-    async def forward(self, conversation_id: int, version: int, frame: str) -> None:
+    async def forward(self, conversation_id: int, version: int, frame: str | None) -> None:
         self.versions[conversation_id] = version  # before the await: no other send overtakes
-        await self.send(frame)
+        if frame is not None:
+            await self.send(frame)
 
     async def release(self, conversation_id: int) -> None:
         """Send the held events that are now next in turn."""
@@ -81,10 +89,9 @@ class InOrder:
             last = self.versions[conversation_id]
             for stale in [v for v in held if v <= last]:
                 del held[stale]
-            frame = held.pop(last + 1, None)
-            if frame is None:
+            if last + 1 not in held:
                 break
-            await self.forward(conversation_id, last + 1, frame)
+            await self.forward(conversation_id, last + 1, held.pop(last + 1))
         if not held:
             self.held.pop(conversation_id, None)
             filler = self.fillers.pop(conversation_id, None)

@@ -116,6 +116,12 @@ CHAT_LAYER_TIMEOUT_SECONDS = env_float("CHAT_LAYER_TIMEOUT_SECONDS", 0.5)
 # once with `overloaded` (realtime/hops.py, docs/websocket.md): acked within
 # about a second or refused fast, never queued for seconds.
 CHAT_SEND_MAX_WAIT_SECONDS = env_float("CHAT_SEND_MAX_WAIT_SECONDS", 0.75)
+# A live event that reaches a socket longer than this after its commit is not
+# sent: the socket gets one `sync.needed` for the conversation instead, and
+# its client syncs (docs/websocket.md): under overload, one page of catch-up
+# rather than every message seconds late. The processes' clocks must agree
+# to well within it (NTP).
+CHAT_LIVE_MAX_DELAY_SECONDS = env_float("CHAT_LIVE_MAX_DELAY_SECONDS", 2.0)
 
 # Cache (rate-limit counters) ---------------------------------------------------
 

@@ -5,6 +5,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.test import override_settings
 
 from chatproject.asgi import application
 from conversations.services import create_conversation, delete_conversations, set_muted
@@ -77,6 +78,9 @@ async def test_every_frame_the_server_sends_matches_the_document():
     reaction = {"conversationId": cid, "messageId": str(message.pk), "emoji": "👍"}
     await alice_socket.send_json_to({"type": "reaction.add", **reaction})
     await drain(bob_socket, frames)  # message.updated with a reaction
+    with override_settings(CHAT_LIVE_MAX_DELAY_SECONDS=-1):  # every event is late: sync.needed
+        await sync_to_async(services.edit_message)(actor=alice, message=message, text="late")
+        await drain(bob_socket, frames)
     await sync_to_async(services.edit_message)(actor=alice, message=message, text="hello")
     await sync_to_async(services.delete_message)(actor=alice, message=message)
     group, _ = await sync_to_async(create_conversation)(

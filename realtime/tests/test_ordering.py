@@ -58,6 +58,20 @@ async def test_an_early_event_waits_for_the_one_before_it():
     assert socket.in_order.fillers == {}
 
 
+async def test_an_event_without_a_frame_takes_its_turn_and_sends_nothing():
+    """The socket's own acked message, or a late one: counted, not sent."""
+    socket = Socket({1: 4})
+    await socket.in_order.event(1, 6, None)  # early, and held without a frame
+    await socket.in_order.event(1, 7, frame(7))
+    await socket.in_order.event(1, 5, frame(5))
+    assert socket.sent == [5, 7]
+    await socket.in_order.event(1, 8, None)
+    await socket.in_order.event(1, 9, frame(9))
+    assert socket.sent == [5, 7, 9]
+    await asyncio.sleep(0.05)
+    assert socket.fetches == [], "nothing was missing"
+
+
 async def test_repeated_and_old_events_are_dropped():
     socket = Socket({1: 4})
     for version in (3, 4, 5, 5, 6, 5):

@@ -110,7 +110,7 @@ function onMessageEvent(frame) {
     changes.unreadCount = (row.unreadCount || 0) + 1;
     if ((message.mentions || []).includes(store.me)) changes.unreadMentions = (row.unreadMentions || 0) + 1;
   }
-  if (message.sender === store.me && fresh) {
+  if (message.sender === store.me && (fresh || frame.type === "message.ack")) {
     changes.lastReadSeq = Math.max(row.lastReadSeq || 0, message.seq);
   }
   store.putConversation({ ...row, ...changes });
@@ -200,6 +200,11 @@ function onFrame(frame) {
     }
     case "presence":
       setPresence(frame.userId, frame.online);
+      break;
+    case "sync.needed":
+      // Live events came too late to be sent: the open conversation syncs
+      // (conversation.js), any other's row is read again.
+      if (frame.conversationId !== conversation.currentId()) refreshConversation(frame.conversationId);
       break;
   }
   conversation.onFrame(frame);

@@ -613,6 +613,9 @@ export function onFrame(frame) {
       }
       markRead();
       break;
+    case "sync.needed":
+      requestSync();
+      break;
     case "sync.done":
       current.syncing = false;
       current.lastVersion = Math.max(current.lastVersion, ...current.versions.values());

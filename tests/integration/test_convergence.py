@@ -192,6 +192,8 @@ class Client:
     messages: dict[str, dict[str, dict]] = field(default_factory=dict)
     synced: dict[str, int] = field(default_factory=dict)  # everything up to this version is held
     highest: dict[str, int] = field(default_factory=dict)  # the highest version of any frame
+    # Versions this client's acks carried: its socket gets no message.new for them.
+    acked: dict[str, set[int]] = field(default_factory=dict)
     sync_queue: list[str] = field(default_factory=list)
     syncing: str | None = None  # the conversation whose sync is in flight
     barriers_sent: int = 0
@@ -203,6 +205,7 @@ class Client:
             self.messages[conversation_id] = {}
             self.synced[conversation_id] = 0
             self.highest[conversation_id] = 0
+            self.acked[conversation_id] = set()
 
     @property
     def connected(self) -> bool:
@@ -270,13 +273,18 @@ class Client:
             self.highest[conversation_id] = max(self.highest[conversation_id], version)
             if self.catching_up(conversation_id):
                 return
+            self.skip_acked(conversation_id)
             if version == self.synced[conversation_id] + 1:
                 self.synced[conversation_id] = version
+                self.skip_acked(conversation_id)
             elif version > self.synced[conversation_id] + 1:
                 self.gaps.append((conversation_id, self.synced[conversation_id], version))
                 self.queue_sync(conversation_id)
         elif kind == "message.ack":
             self.keep(frame["message"])
+            conversation_id = frame["conversationId"]
+            self.highest[conversation_id] = max(self.highest[conversation_id], frame["version"])
+            self.acked[conversation_id].add(frame["version"])
         elif kind == "sync.done":
             conversation_id = frame["conversationId"]
             assert conversation_id == self.syncing, (frame, self.syncing)
@@ -288,6 +296,14 @@ class Client:
             self.syncing = None
         elif kind == "error":
             self.errors.append(frame)
+
+    def skip_acked(self, conversation_id: str) -> None:
+        """Held up to `synced`, and the acked versions right after it: the
+        ack of a send can come before an earlier message's event, which the
+        server then sends it (the ack is answered before the socket handles
+        the events that queued meanwhile)."""
+        while self.synced[conversation_id] + 1 in self.acked[conversation_id]:
+            self.synced[conversation_id] += 1
 
     def keep(self, message: dict[str, Any]) -> None:
         held = self.messages[message["conversationId"]]

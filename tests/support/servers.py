@@ -178,7 +178,15 @@ async def open_socket(name: str, server: Server, token: str) -> Socket:
 
 
 def message_frames(socket: Socket, conversation_id: str) -> list[dict]:
-    return socket.of_type("message.new", conversation_id)
+    """The new messages a socket was told live, in the order it got them:
+    `message.new`, and for its own sends their `message.ack` (the sending
+    socket gets no `message.new` for them)."""
+    return [
+        frame
+        for frame in socket.frames
+        if frame.get("type") in ("message.new", "message.ack")
+        and frame.get("conversationId") == conversation_id
+    ]
 
 
 async def barrier(sender: Socket, receivers: list[Socket], conversation_id: str) -> None:

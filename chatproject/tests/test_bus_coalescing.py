@@ -1,0 +1,89 @@
+"""The publisher task sends what queued up meanwhile in fewer channel-layer
+messages: a conversation group's events together, in order, and never across
+a publish to a user group."""
+
+import asyncio
+import json
+
+from channels.layers import get_channel_layer
+
+from chatproject import bus
+
+
+def event(name: str) -> dict:
+    return bus.event_for({"type": "message.new", "conversationId": "1", "name": name})
+
+
+def names(message: dict) -> list[str]:
+    events = message["events"] if message["type"] == bus.EVENTS_HANDLER else [message]
+    return [json.loads(e["frame"])["name"] for e in events]
+
+
+def test_a_conversation_groups_events_go_together_at_the_first_ones_place():
+    a1, b1, a2, a3 = event("a1"), event("b1"), event("a2"), event("a3")
+    merged = bus.coalesced(
+        [
+            (["conversation.1"], a1),
+            (["conversation.2"], b1),
+            (["conversation.1"], a2),
+            (["conversation.1"], a3),
+        ]
+    )
+    assert [(groups, names(message)) for groups, message in merged] == [
+        (["conversation.1"], ["a1", "a2", "a3"]),
+        (["conversation.2"], ["b1"]),
+    ]
+    assert merged[1][1] is b1  # one event goes as itself, not as a list of one
+
+
+def test_a_publish_to_any_other_group_is_a_barrier():
+    merged = bus.coalesced(
+        [
+            (["conversation.1"], event("before")),
+            (["user.7"], event("joined")),
+            (["conversation.1"], event("after")),
+            (["conversation.1", "conversation.2"], event("both")),
+            (["conversation.1"], event("last")),
+        ]
+    )
+    assert [(groups, names(message)) for groups, message in merged] == [
+        (["conversation.1"], ["before"]),
+        (["user.7"], ["joined"]),
+        (["conversation.1"], ["after"]),
+        (["conversation.1", "conversation.2"], ["both"]),
+        (["conversation.1"], ["last"]),
+    ]
+
+
+def test_a_run_is_cut_at_the_most_events_one_message_carries():
+    publishes = [(["conversation.1"], event(str(n))) for n in range(bus.MAX_EVENTS_PER_MESSAGE + 1)]
+    merged = bus.coalesced(publishes)
+    assert [len(names(message)) for _, message in merged] == [bus.MAX_EVENTS_PER_MESSAGE, 1]
+    assert names(merged[1][1]) == [str(bus.MAX_EVENTS_PER_MESSAGE)]
+
+
+async def test_what_queues_while_a_publish_is_out_goes_in_one_message_per_group(monkeypatch):
+    layer = get_channel_layer()
+    sent: list[tuple[str, list[str]]] = []
+    first_out = asyncio.Event()
+    release = asyncio.Event()
+
+    async def group_send(group, message):
+        sent.append((group, names(message)))
+        first_out.set()
+        await release.wait()
+
+    monkeypatch.setattr(layer, "group_send", group_send)
+    bus.enqueue_publish(["conversation.1"], event("first"))
+    await asyncio.wait_for(first_out.wait(), 5)
+    for name in ("second", "third", "fourth"):  # queued while "first" is out
+        bus.enqueue_publish(["conversation.1"], event(name))
+    release.set()
+    for _ in range(100):
+        if len(sent) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert sent == [
+        ("conversation.1", ["first"]),
+        ("conversation.1", ["second", "third", "fourth"]),
+    ]
