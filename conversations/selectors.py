@@ -6,7 +6,7 @@ of queries however many conversations there are (messaging.selectors'
 
 from collections.abc import Iterable
 
-from django.db.models import F, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from chatproject.errors import NotFound, PermissionDenied
@@ -70,6 +70,12 @@ def conversation_for_member(user: User, conversation_id: int) -> Conversation:
     if conversation.my_membership is None:
         raise PermissionDenied("You are not a member of this conversation.")
     return conversation
+
+
+def is_member(conversation_id: int, user_id: OuterRef) -> Exists:
+    """Whether the user `user_id` (a column of the outer query) is a member of
+    the conversation: for a query that reads the user anyway (the token's)."""
+    return Exists(Membership.objects.filter(conversation_id=conversation_id, user_id=user_id))
 
 
 def membership_for(user: User, conversation_id: int) -> Membership:

@@ -4,7 +4,9 @@ the seed 001-004 endpoints)."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, prefetch_related_objects
+from django.db import connection
+from django.db.models import BooleanField, Count, F, Prefetch, Q, prefetch_related_objects
+from django.db.models.expressions import RawSQL
 
 from chatproject.errors import NotFound
 from conversations.models import Conversation
@@ -57,15 +59,26 @@ SHAPE_PRESENCE = {
 }
 
 
+def has_rows_of(model) -> RawSQL:
+    """Whether the message has rows of `model` (by its `message` key), written
+    out as SQL: the same EXISTS as an Exists of a queryset, without building
+    and compiling a subquery for every page (a tenth of a page's CPU)."""
+    quote = connection.ops.quote_name
+    table, messages = quote(model._meta.db_table), quote(Message._meta.db_table)
+    key = quote(model._meta.get_field("message").column)
+    return RawSQL(
+        f"EXISTS (SELECT 1 FROM {table} WHERE {table}.{key} = {messages}.{quote('id')})",
+        [],
+        output_field=BooleanField(),
+    )
+
+
 def page_rows(*, with_senders: bool):
     """messages_queryset without its prefetches, each message flagged with
     which of them it needs; read it through shaped_page. MessageSerializer
     reads no sender (only its id): `with_senders` joins them for a reader
     that shows their names (the chat page)."""
-    flags = {
-        flag: Exists(model.objects.filter(message=OuterRef("pk")))
-        for flag, (model, _) in SHAPE_PRESENCE.items()
-    }
+    flags = {flag: has_rows_of(model) for flag, (model, _) in SHAPE_PRESENCE.items()}
     rows = message_rows() if with_senders else Message.objects.all()
     return rows.select_related("reply_to").annotate(**flags)
 

@@ -7,7 +7,12 @@ TOKEN_KEYWORDS = ("token", "bearer")
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Token <key>` or `Authorization: Bearer <key>`."""
+    """`Authorization: Token <key>` or `Authorization: Bearer <key>`.
+
+    A view with a `token_annotations(request)` method has the expressions it
+    returns read with the token (user_for_token_key's `annotations`), as
+    attributes of `request.auth`: one query for who the user is and what the
+    view needs to know about them (messaging.api's history: the membership)."""
 
     keyword = "Bearer"
 
@@ -20,7 +25,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(str(exc)) from exc
         if key is None:
             return None
-        found = user_for_token_key(key)
+        view = (request.parser_context or {}).get("view")
+        annotations = (
+            view.token_annotations(request) if hasattr(view, "token_annotations") else None
+        )
+        found = user_for_token_key(key, annotations=annotations)
         if found is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         return found

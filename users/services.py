@@ -3,14 +3,14 @@
 import os
 import socket
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.contrib.auth import authenticate, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, Expression, F
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -205,23 +205,29 @@ def delete_user(*, user: User) -> None:
     credentials.close_all_sockets(user_id=user_id)
 
 
-def user_for_token_key(key: str) -> tuple[User, ApiToken] | None:
+def user_for_token_key(
+    key: str, *, annotations: Mapping[str, Expression] | None = None
+) -> tuple[User, ApiToken] | None:
     """The active user a key belongs to. The last-used time is written at most
-    once a minute, so authenticated reads do not each cost a write."""
-    return users_for_token_keys([key])[0]
+    once a minute, so authenticated reads do not each cost a write. Each of
+    `annotations` (expressions on the token's row) is read by the same query,
+    as an attribute of the token: what a request needs to know about its
+    user besides who it is (a membership) costs no query of its own."""
+    return users_for_token_keys([key], annotations=annotations)[0]
 
 
-def users_for_token_keys(token_keys: Sequence[str]) -> list[tuple[User, ApiToken] | None]:
+def users_for_token_keys(
+    token_keys: Sequence[str], *, annotations: Mapping[str, Expression] | None = None
+) -> list[tuple[User, ApiToken] | None]:
     """user_for_token_key of each key, in one SELECT and at most one UPDATE
     whatever their number (sockets opening together: realtime.handshake)."""
     hashes = [keys.hash_secret(key) for key in token_keys]
-    tokens = {
-        token.key_hash: token
-        for token in ApiToken.objects.select_related("user").filter(
-            key_hash__in=set(hashes), revoked_at__isnull=True
-        )
-        if token.user.is_active
-    }
+    rows = ApiToken.objects.select_related("user").filter(
+        key_hash__in=set(hashes), revoked_at__isnull=True
+    )
+    if annotations:
+        rows = rows.annotate(**annotations)
+    tokens = {token.key_hash: token for token in rows if token.user.is_active}
     found = [tokens.get(key_hash) for key_hash in hashes]
     keys.stamp_all_last_used(list(tokens.values()))
     return [(token.user, token) if token else None for token in found]
