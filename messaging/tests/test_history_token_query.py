@@ -76,9 +76,7 @@ def test_a_non_member_gets_403_and_an_unknown_conversation_404(conversation, out
     assert_error(client.get(f"/api/messages/{missing}"), 404)
 
 
-def test_the_membership_is_checked_for_each_conversation_of_the_token(
-    conversation, user, outsider
-):
+def test_the_membership_is_checked_for_each_conversation_of_the_token(conversation, user, outsider):
     other = ConversationFactory(members=[outsider])
     client, _ = token_client(user)
 
