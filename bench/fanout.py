@@ -224,17 +224,28 @@ class Fanout:
         frames = self.frames[member.index]
         versions: dict[str, int] = {}
         syncing: set[str] = set()
+        again: set[str] = set()  # told sync.needed during its sync: one more after it
+
+        async def sync(conversation: str) -> None:
+            syncing.add(conversation)
+            since = versions.get(conversation, 0)
+            frame = {"type": "sync", "conversationId": conversation, "sinceVersion": since}
+            await member.connection.send(json.dumps(frame))
+
         with contextlib.suppress(Exception):
             async for raw in member.connection:
                 at, frame = time.perf_counter(), json.loads(raw)
                 kind, conversation = frame.get("type"), frame.get("conversationId")
-                if kind == "sync.needed" and conversation not in syncing:
-                    syncing.add(conversation)
-                    since = versions.get(conversation, 0)
-                    sync = {"type": "sync", "conversationId": conversation, "sinceVersion": since}
-                    await member.connection.send(json.dumps(sync))
+                if kind == "sync.needed":
+                    if conversation in syncing:
+                        again.add(conversation)
+                    else:
+                        await sync(conversation)
                 elif kind == "sync.done":
                     syncing.discard(conversation)
+                    if conversation in again:
+                        again.discard(conversation)
+                        await sync(conversation)
                 elif conversation is not None and "version" in frame:
                     frame["_synced"] = conversation in syncing
                     versions[conversation] = max(versions.get(conversation, 0), frame["version"])

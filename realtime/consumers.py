@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
@@ -90,6 +91,17 @@ class SyncInProgress(Conflict):
     default_message = "A sync is in flight on this socket: send the next after its sync.done."
 
 
+async def read_into(receive, inbox: asyncio.Queue) -> None:
+    """Move the server's messages into `inbox` as they arrive, stamped with
+    the monotonic time (`receivedAt`); the consumer reads the inbox."""
+    while True:
+        message = await receive()
+        message["receivedAt"] = time.monotonic()
+        inbox.put_nowait(message)
+        if message["type"] == "websocket.disconnect":
+            return
+
+
 def late(event: dict[str, Any]) -> bool:
     """Whether a live event reached this socket more than
     CHAT_LIVE_MAX_DELAY_SECONDS after it was published."""
@@ -103,13 +115,20 @@ def late(event: dict[str, Any]) -> bool:
 class ChatConsumer(AsyncWebsocketConsumer):
     group_refresher: asyncio.Task | None = None
     sync_task: asyncio.Task | None = None
+    frame_received_at: float | None = None
     accepted = False
     forgotten = False
     credential_gone = False
 
     async def __call__(self, scope, receive, send) -> None:
+        # The server's messages are read as they come, each stamped with when
+        # (`receivedAt`), into the consumer's own inbox, which it handles one
+        # by one as before: a frame that waited there behind this socket's
+        # earlier sends is known to have waited (ChatConsumer.handle).
+        inbox: asyncio.Queue = asyncio.Queue()
+        reader = asyncio.create_task(read_into(receive, inbox))
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, inbox.get, send)
         except Exception as exc:
             # Without this, a Redis that goes away (the layer's receive
             # raises) or a database error in connect crashes the consumer:
@@ -117,6 +136,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # stays counted online until PRESENCE_TIMEOUT.
             await self.end_after_failure(exc)
         finally:
+            reader.cancel()
             heartbeat.closed(getattr(self, "channel_name", None))
             layer_guard.forget(self)
             if hasattr(self, "in_order"):
@@ -149,20 +169,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.accepted = True
 
     async def dispatch(self, message: dict[str, Any]) -> None:
+        """channels runs close_old_connections on the process's one sync
+        thread before every handler: one more hop per frame and per event,
+        queued behind every socket's sends (without it, at 50 sends/s over 20
+        sockets delivery p50 went from 5.8 s to 0.12 s: bench/fanout.py).
+        Every database call here is a hop of realtime.hops or
+        realtime.presence (DatabaseSyncToAsync), which closes old connections
+        itself, so the handler is called directly."""
         if message.get("type") == bus.EVENTS_HANDLER:
             # Several events for one group in one layer message (bus.coalesced).
             for event in message["events"]:
                 await self.dispatch(event)
             return
-        # channels runs close_old_connections on the process's one sync thread
-        # before every handler; a live event touches no database, and that hop
-        # per event per socket queued behind the sends: at 50 sends/s over 20
-        # sockets delivery p50 went from 5.8 s to 0.12 s without it
-        # (bench/fanout.py). conversation.new reads the database: as before.
-        if message.get("type") == "chat.event" and message.get("frameType") != "conversation.new":
-            await self.chat_event(message)
-            return
-        await super().dispatch(message)
+        if message.get("type") == "websocket.receive":
+            self.frame_received_at = message.get("receivedAt")
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         frame_rate = throttling.rate_for("socket.frames")
@@ -363,7 +387,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def handle(self, frame: dict, data: dict) -> None:
         frame_type = frame["type"]
         if frame_type == "message.send":
-            async with send_queue.turn():
+            waited = time.monotonic() - (self.frame_received_at or time.monotonic())
+            async with send_queue.turn(waited=waited):
                 ack = await send_from_socket(
                     self.user,
                     self.credential,

@@ -37,12 +37,15 @@ class Overloaded(Unavailable):
 @dataclass
 class SendQueue:
     """The sends of this process waiting for (or on) its one sync thread, and
-    how long one takes there (a moving average). A send that would wait
-    longer than CHAT_SEND_MAX_WAIT_SECONDS is refused at once with
-    `overloaded` instead of joining the queue: past the process's capacity
-    every send would otherwise wait behind all the earlier ones, for seconds
-    (docs/performance.md "Socket send path"). Other hops (reads, syncs) share
-    the thread uncounted: the estimate is a floor."""
+    how long one takes there (a moving average). A send that would be
+    answered later than CHAT_SEND_MAX_WAIT_SECONDS after it arrived is
+    refused at once with `overloaded` instead of joining the queue: past the
+    process's capacity every send would otherwise wait behind all the
+    earlier ones, for seconds (docs/performance.md "Socket send path"). The
+    wait counts the time the frame has waited already (`waited`: behind its
+    socket's earlier frames, or in a busy event loop) and the sends queued
+    for the thread before it; other hops (reads, syncs) share the thread
+    uncounted."""
 
     waiting: int = 0
     seconds_per_send: float = 0.005
@@ -51,8 +54,8 @@ class SendQueue:
         return self.waiting * self.seconds_per_send
 
     @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        if self.expected_wait() > settings.CHAT_SEND_MAX_WAIT_SECONDS:
+    async def turn(self, *, waited: float = 0.0) -> AsyncIterator[None]:
+        if waited + self.expected_wait() > settings.CHAT_SEND_MAX_WAIT_SECONDS:
             raise Overloaded(details={"retryAfterSeconds": 1})
         self.waiting += 1
         try:

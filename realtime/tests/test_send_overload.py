@@ -2,9 +2,11 @@
 `overloaded` (realtime.hops.SendQueue), and the same send is taken when
 retried with its clientMessageId once the queue has drained."""
 
+import asyncio
+
 import pytest
 
-from realtime import hops
+from realtime import consumers, hops
 from realtime.asyncapi import asyncapi_document
 from tests.support.asyncapi import validator_for
 from tests.support.sockets import (
@@ -48,6 +50,35 @@ async def test_a_send_that_would_wait_too_long_is_refused_fast_and_taken_on_retr
     assert ack["clientMessageId"] == "busy-1"
     assert await stored_texts(conversation) == ["when you can"]
     assert hops.send_queue.waiting == 0
+
+
+async def test_a_frame_that_waited_behind_its_sockets_earlier_sends_is_refused(
+    sockets, settings, monkeypatch
+):
+    """The sync-thread queue is empty, but each send takes 0.4 s: a socket
+    that sends five at once has its later frames wait in its own inbox. Those
+    that have waited longer than the limit by their turn are refused at once,
+    not answered seconds late."""
+    settings.CHAT_SEND_MAX_WAIT_SECONDS = 1.0
+    alice, bob = await make_user(), await make_user()
+    conversation = await make_conversation(alice, bob)
+    alice_socket = await open_socket(sockets, alice)
+    real_send = consumers.send_from_socket
+
+    async def slow_send(*args, **kwargs):
+        await asyncio.sleep(0.4)
+        return await real_send(*args, **kwargs)
+
+    monkeypatch.setattr(consumers, "send_from_socket", slow_send)
+    for number in range(5):
+        await alice_socket.send_json_to(send_frame(conversation, f"m{number}", f"c{number}"))
+    answers = [await alice_socket.receive_json_from(timeout=5) for _ in range(5)]
+
+    acked = [a["clientMessageId"] for a in answers if a["type"] == "message.ack"]
+    refused = [a["clientMessageId"] for a in answers if a.get("code") == "overloaded"]
+    assert acked[0] == "c0" and refused[-1] == "c4", answers
+    assert acked + refused == [f"c{n}" for n in range(5)], "answered in order, each once"
+    assert await stored_texts(conversation) == [f"m{c[1:]}" for c in acked]
 
 
 def test_the_queue_learns_how_long_a_send_takes():
