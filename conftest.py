@@ -17,6 +17,7 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from chatproject import throttling
+from realtime import hops
 from tests.support.api import client_for
 from tests.support.factories import ConversationFactory, UserFactory
 from tests.support.services import require_chromium, require_service, tcp_reachable
@@ -150,8 +151,10 @@ def clock(monkeypatch) -> Clock:
 def close_connections_of_the_async_thread(django_db_setup, django_db_blocker):
     """Close the database connections that async tests opened on asgiref's
     thread for thread-sensitive code (database_sync_to_async keeps a
-    connection there between calls) before the test database is dropped:
+    connection there between calls) and on the socket send threads
+    (realtime.hops) before the test database is dropped:
     PostgreSQL refuses to drop a database with a session still on it."""
     yield
     with django_db_blocker.unblock():
         SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+        hops.close_send_thread_connections()

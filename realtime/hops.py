@@ -4,12 +4,15 @@ a frame costs one), and calls the same services and selectors as the REST
 API. Every hop a frame makes first re-reads the socket's credential."""
 
 import contextlib
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import connections
 
 from chatproject import bus, throttling
 from chatproject.errors import Unavailable
@@ -49,9 +52,10 @@ class SendQueue:
 
     waiting: int = 0
     seconds_per_send: float = 0.005
+    threads: int = 1
 
     def expected_wait(self) -> float:
-        return self.waiting * self.seconds_per_send
+        return self.waiting * self.seconds_per_send / self.threads
 
     @contextlib.asynccontextmanager
     async def turn(self, *, waited: float = 0.0) -> AsyncIterator[None]:
@@ -67,7 +71,44 @@ class SendQueue:
         self.seconds_per_send += 0.1 * (seconds - self.seconds_per_send)
 
 
-send_queue = SendQueue()
+send_queue = SendQueue(threads=max(1, settings.CHAT_SEND_THREADS))
+
+# CHAT_SEND_THREADS threads for sends, each with its own database connection
+# (closed back to the pool after each send, as on the sync thread). A send's
+# time there is mostly waiting for PostgreSQL (three round trips, the commit),
+# and on the one sync thread those waits queued: the send path's ceiling
+# (docs/performance.md "Socket send path"). One socket's sends stay in order
+# (its consumer waits for each ack before it reads the next frame); sends of
+# different sockets into one conversation are ordered by the conversation's
+# row lock, and their events by realtime.ordering.
+send_threads = (
+    ThreadPoolExecutor(settings.CHAT_SEND_THREADS, thread_name_prefix="send")
+    if settings.CHAT_SEND_THREADS
+    else None
+)
+
+
+def close_send_thread_connections() -> None:
+    """Close the database connection of every send thread (before a test
+    database is dropped: PostgreSQL refuses while a session is on it). Each
+    thread takes one of the tasks, since each waits for all of them."""
+    if send_threads is None:
+        return
+    everyone = threading.Barrier(settings.CHAT_SEND_THREADS)
+
+    def close() -> None:
+        everyone.wait(timeout=10)
+        connections.close_all()
+
+    for task in [send_threads.submit(close) for _ in range(settings.CHAT_SEND_THREADS)]:
+        task.result()
+
+
+def send_hop(function: Callable) -> Callable:
+    """A hop to the send threads (to the one sync thread without them)."""
+    if send_threads is None:
+        return database_sync_to_async(function)
+    return database_sync_to_async(function, thread_sensitive=False, executor=send_threads)
 
 
 def require_credential(credential: SocketCredential) -> None:
@@ -88,7 +129,7 @@ def missed_frames(
     return [events.message_frame(events.change_type(m), m) for m in changed]
 
 
-@database_sync_to_async
+@send_hop
 def send_from_socket(
     user, credential: SocketCredential, data: dict, *, joined: bool, origin: str
 ) -> dict:

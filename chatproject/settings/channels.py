@@ -3,6 +3,7 @@ cache that holds the rate-limit counters."""
 
 from django.core.exceptions import ImproperlyConfigured
 
+from chatproject.settings.database import DATABASES
 from chatproject.settings.environment import env_float, env_int, env_list, env_str
 
 # Channel layer ---------------------------------------------------------------
@@ -116,6 +117,15 @@ CHAT_LAYER_TIMEOUT_SECONDS = env_float("CHAT_LAYER_TIMEOUT_SECONDS", 0.5)
 # once with `overloaded` (realtime/hops.py, docs/websocket.md): acked within
 # about a second or refused fast, never queued for seconds.
 CHAT_SEND_MAX_WAIT_SECONDS = env_float("CHAT_SEND_MAX_WAIT_SECONDS", 0.75)
+# Threads of each process that run socket sends, each with its own database
+# connection, beside the one sync thread every other socket hop shares: a
+# send waits mostly for PostgreSQL's answers, and on one thread those waits
+# queued one after another (realtime/hops.py). 0: sends share the one sync
+# thread (the default on SQLite, which takes one writer at a time anyway).
+CHAT_SEND_THREADS = env_int(
+    "CHAT_SEND_THREADS",
+    4 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" else 0,
+)
 # A live event that reaches a socket longer than this after its commit is not
 # sent: the socket gets one `sync.needed` for the conversation instead, and
 # its client syncs (docs/websocket.md): under overload, one page of catch-up

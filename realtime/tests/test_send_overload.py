@@ -28,9 +28,10 @@ async def test_a_send_that_would_wait_too_long_is_refused_fast_and_taken_on_retr
     alice, bob = await make_user(), await make_user()
     conversation = await make_conversation(alice, bob)
     alice_socket = await open_socket(sockets, alice)
-    # 500 sends queued at 5 ms each: 2.5 s ahead of this one.
+    # 500 sends queued at 5 ms each on one thread: 2.5 s ahead of this one.
     monkeypatch.setattr(hops.send_queue, "waiting", 500)
     monkeypatch.setattr(hops.send_queue, "seconds_per_send", 0.005)
+    monkeypatch.setattr(hops.send_queue, "threads", 1)
 
     frame = send_frame(conversation, "when you can", "busy-1")
     await alice_socket.send_json_to(frame)
@@ -79,6 +80,12 @@ async def test_a_frame_that_waited_behind_its_sockets_earlier_sends_is_refused(
     assert acked[0] == "c0" and refused[-1] == "c4", answers
     assert acked + refused == [f"c{n}" for n in range(5)], "answered in order, each once"
     assert await stored_texts(conversation) == [f"m{c[1:]}" for c in acked]
+
+
+def test_sends_queued_for_several_threads_wait_a_share_of_the_queue():
+    assert hops.SendQueue(waiting=40, seconds_per_send=0.01, threads=4).expected_wait() == (
+        pytest.approx(0.1)
+    )
 
 
 def test_the_queue_learns_how_long_a_send_takes():
