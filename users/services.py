@@ -5,12 +5,14 @@ import socket
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.contrib.auth import authenticate, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Count, Expression, F
+from django.db.models.expressions import Col
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -222,15 +224,69 @@ def users_for_token_keys(
     """user_for_token_key of each key, in one SELECT and at most one UPDATE
     whatever their number (sockets opening together: realtime.handshake)."""
     hashes = [keys.hash_secret(key) for key in token_keys]
-    rows = ApiToken.objects.select_related("user").filter(
-        key_hash__in=set(hashes), revoked_at__isnull=True
-    )
-    if annotations:
-        rows = rows.annotate(**annotations)
-    tokens = {token.key_hash: token for token in rows if token.user.is_active}
+    tokens = {
+        token.key_hash: token
+        for token in unrevoked_tokens(set(hashes), annotations or {})
+        if token.user.is_active
+    }
     found = [tokens.get(key_hash) for key_hash in hashes]
     keys.stamp_all_last_used(list(tokens.values()))
     return [(token.user, token) if token else None for token in found]
+
+
+@cache
+def token_columns() -> tuple[list[Col], list[Col]]:
+    """The columns of an ApiToken and of a User, as unrevoked_tokens selects them."""
+    return (
+        [field.get_col(ApiToken._meta.db_table) for field in ApiToken._meta.concrete_fields],
+        [field.get_col(User._meta.db_table) for field in User._meta.concrete_fields],
+    )
+
+
+def unrevoked_tokens(hashes: set[str], annotations: Mapping[str, Expression]) -> list[ApiToken]:
+    """The unrevoked tokens with these key hashes, each with its user as
+    select_related("user") reads them and the annotations as attributes: one
+    statement, written out from the models' fields. The same query through the
+    ORM (built, compiled and turned into models for every request) cost about
+    as much CPU as the rest of a history page's authentication and membership
+    together (docs/performance.md "History pages")."""
+    database = router.db_for_read(ApiToken)
+    query = ApiToken.objects.all().query
+    compiler = query.get_compiler(database)
+    token_columns_, user_columns = token_columns()
+    extra = [
+        annotation.resolve_expression(query, allow_joins=False)
+        for annotation in annotations.values()
+    ]
+    selected = [compiler.compile(column) for column in [*token_columns_, *user_columns, *extra]]
+    quote = connections[database].ops.quote_name
+    tokens, users = quote(ApiToken._meta.db_table), quote(User._meta.db_table)
+    user_key = quote(ApiToken._meta.get_field("user").column)
+    sql = (
+        f"SELECT {', '.join(column_sql for column_sql, _ in selected)} "
+        f"FROM {tokens} INNER JOIN {users} ON {tokens}.{user_key} = {users}.{quote('id')} "
+        f"WHERE {tokens}.{quote('key_hash')} IN ({', '.join(['%s'] * len(hashes))}) "
+        f"AND {tokens}.{quote('revoked_at')} IS NULL"
+    )
+    params = [param for _, column_params in selected for param in column_params]
+    with connections[database].cursor() as cursor:
+        cursor.execute(sql, [*params, *hashes])
+        rows = cursor.fetchall()
+    converters = compiler.get_converters([*token_columns_, *user_columns, *extra])
+    if converters:
+        rows = list(compiler.apply_converters(rows, converters))
+    token_names = [column.target.attname for column in token_columns_]
+    user_names = [column.target.attname for column in user_columns]
+    found = []
+    for row in rows:
+        token = ApiToken.from_db(database, token_names, row[: len(token_names)])
+        token.user = User.from_db(
+            database, user_names, row[len(token_names) : len(token_names) + len(user_names)]
+        )
+        for name, value in zip(annotations, row[len(token_names) + len(user_names) :], strict=True):
+            setattr(token, name, value)
+        found.append(token)
+    return found
 
 
 def live_sockets():
