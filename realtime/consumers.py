@@ -26,7 +26,7 @@ from chatproject.concurrency import LoopGate
 from chatproject.errors import Conflict, Description, NotFound, PermissionDenied, describe
 from messaging import events
 from realtime import layer_guard, ordering
-from realtime.frames import CLIENT_FRAMES
+from realtime.frames import CLIENT_FRAMES, validated_frame
 from realtime.hops import (
     CredentialGone,
     changes_page,
@@ -340,9 +340,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.answering(frame, self.validate_and_handle(frame))
 
     async def validate_and_handle(self, frame: dict) -> None:
-        serializer = CLIENT_FRAMES[frame["type"]](data=frame)
-        serializer.is_valid(raise_exception=True)
-        await self.handle(frame, serializer.validated_data)
+        await self.handle(frame, validated_frame(frame))
 
     async def answering(self, frame: dict, work: Awaitable[None]) -> None:
         """Run a frame's work. Its failure is answered with an error frame
