@@ -241,11 +241,41 @@ async def publish_queued(queue: asyncio.Queue) -> None:
         publishes = [await queue.get()]
         while not queue.empty():
             publishes.append(queue.get_nowait())
-        for groups, event in coalesced(publishes):
-            try:
-                await publish_event(groups, event)
-            except Exception:
-                logger.exception("Live publish to %s failed", groups)
+        for batch in concurrent_batches(coalesced(publishes)):
+            await asyncio.gather(*(publish_in_order(run) for run in batch))
+
+
+def concurrent_batches(
+    publishes: list[tuple[list[str], dict[str, Any]]],
+) -> list[list[list[tuple[list[str], dict[str, Any]]]]]:
+    """The coalesced publishes as batches whose runs go out side by side:
+    each run is one conversation group's publishes, in order, and the
+    conversation groups of a batch are distinct. A publish to any other
+    group is a batch of its own, after the ones before it and before the
+    ones after it (as in coalesced). So a send waits for its own group's
+    round trips, not for every other conversation's before it."""
+    batches: list[list[list[tuple[list[str], dict[str, Any]]]]] = []
+    runs: dict[str, list[tuple[list[str], dict[str, Any]]]] = {}
+    for groups, event in publishes:
+        if len(groups) == 1 and groups[0].startswith("conversation."):
+            if not runs:
+                batches.append([])
+            if groups[0] not in runs:
+                runs[groups[0]] = []
+                batches[-1].append(runs[groups[0]])
+            runs[groups[0]].append((groups, event))
+            continue
+        runs = {}
+        batches.append([[(groups, event)]])
+    return batches
+
+
+async def publish_in_order(run: list[tuple[list[str], dict[str, Any]]]) -> None:
+    for groups, event in run:
+        try:
+            await publish_event(groups, event)
+        except Exception:
+            logger.exception("Live publish to %s failed", groups)
 
 
 def publish_from_sync(groups: list[str], event: dict[str, Any]) -> None:

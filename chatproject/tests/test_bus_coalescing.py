@@ -87,3 +87,19 @@ async def test_what_queues_while_a_publish_is_out_goes_in_one_message_per_group(
         ("conversation.1", ["first"]),
         ("conversation.1", ["second", "third", "fourth"]),
     ]
+
+
+def test_publishes_to_distinct_conversations_go_out_side_by_side_and_barriers_alone():
+    publishes = [
+        (["conversation.1"], event("a1")),
+        (["conversation.2"], event("b1")),
+        (["user.7"], event("u")),
+        (["conversation.1"], event("a2")),
+        (["conversation.1"], event("a3")),
+    ]
+    batches = bus.concurrent_batches(publishes)
+    assert [[[names(e)[0] for _, e in run] for run in batch] for batch in batches] == [
+        [["a1"], ["b1"]],
+        [["u"]],
+        [["a2", "a3"]],
+    ]
