@@ -6,7 +6,9 @@ of queries however many conversations there are (messaging.selectors'
 
 from collections.abc import Iterable
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
+from django.db import connection
+from django.db.models import BooleanField, F, OuterRef, Prefetch, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from chatproject.errors import NotFound, PermissionDenied
@@ -72,10 +74,22 @@ def conversation_for_member(user: User, conversation_id: int) -> Conversation:
     return conversation
 
 
-def is_member(conversation_id: int, user_id: OuterRef) -> Exists:
-    """Whether the user `user_id` (a column of the outer query) is a member of
-    the conversation: for a query that reads the user anyway (the token's)."""
-    return Exists(Membership.objects.filter(conversation_id=conversation_id, user_id=user_id))
+def is_member(conversation_id: int, user_id_column: str) -> RawSQL:
+    """Whether the user whose id is in `user_id_column` (the SQL of a column of
+    the outer query) is a member of the conversation: for a query that reads
+    the user anyway (the token's). Written out: as an Exists of a queryset it
+    was built and compiled for every history page, 0.46 ms of its CPU
+    (docs/performance.md "History pages")."""
+    quote = connection.ops.quote_name
+    table = quote(Membership._meta.db_table)
+    conversation = quote(Membership._meta.get_field("conversation").column)
+    user = quote(Membership._meta.get_field("user").column)
+    return RawSQL(
+        f"EXISTS (SELECT 1 FROM {table} WHERE {table}.{conversation} = %s "
+        f"AND {table}.{user} = {user_id_column})",
+        [conversation_id],
+        output_field=BooleanField(),
+    )
 
 
 def membership_for(user: User, conversation_id: int) -> Membership:

@@ -1,7 +1,6 @@
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import OuterRef
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -25,6 +24,7 @@ from messaging.serializers import (
     MessageVersionSerializer,
     SendMessageSerializer,
 )
+from users.services import token_user_id_column
 
 LINK_HEADER = OpenApiParameter(
     "Link",
@@ -68,7 +68,7 @@ class MessageViewSet(viewsets.ViewSet):
         if self.action != "history":
             return {}
         conversation_id = request.parser_context["kwargs"]["conversationId"]
-        return {"is_member": is_member(conversation_id, OuterRef("user_id"))}
+        return {"is_member": is_member(conversation_id, token_user_id_column())}
 
     @extend_schema(
         summary="Send a message",

@@ -10,7 +10,7 @@ from functools import cache
 from django.contrib.auth import authenticate, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import connections, router, transaction
+from django.db import connection, connections, router, transaction
 from django.db.models import Count, Expression, F
 from django.db.models.expressions import Col
 from django.http import HttpRequest
@@ -232,6 +232,13 @@ def users_for_token_keys(
     found = [tokens.get(key_hash) for key_hash in hashes]
     keys.stamp_all_last_used(list(tokens.values()))
     return [(token.user, token) if token else None for token in found]
+
+
+def token_user_id_column() -> str:
+    """The SQL of the token's user id in user_for_token_key's query, for
+    annotations written out as SQL (conversations.selectors.is_member)."""
+    quote = connection.ops.quote_name
+    return f"{quote(ApiToken._meta.db_table)}.{quote(ApiToken._meta.get_field('user').column)}"
 
 
 @cache
