@@ -4,7 +4,7 @@ the seed 001-004 endpoints)."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import BooleanField, Count, F, Prefetch, Q, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 
@@ -73,21 +73,99 @@ def has_rows_of(model) -> RawSQL:
     )
 
 
-def page_rows(*, with_senders: bool):
-    """messages_queryset without its prefetches, each message flagged with
-    which of them it needs; read it through shaped_page. MessageSerializer
-    reads no sender (only its id): `with_senders` joins them for a reader
-    that shows their names (the chat page)."""
-    flags = {flag: has_rows_of(model) for flag, (model, _) in SHAPE_PRESENCE.items()}
-    rows = message_rows() if with_senders else Message.objects.all()
-    return rows.select_related("reply_to").annotate(**flags)
+# The aliases of the page statement's joins (page_rows): the original a
+# message replies to, and (for the chat page) its sender.
+PAGE_JOINS = {"reply_to": "replied", "sender": "message_sender"}
 
 
-def shaped_page(rows) -> list[Message]:
+def page_rows(
+    conversation_id: int,
+    *,
+    key: str,
+    above: int | None = None,
+    below: int | None = None,
+    descending: bool = False,
+    limit: int,
+    with_senders: bool,
+) -> list[Message]:
+    """Up to `limit` of the conversation's messages in order of `key` (seq or
+    version), only those with a key above `above` and below `below`, each
+    flagged with which of SHAPE_PRESENCE's prefetches it needs and with the
+    original it replies to joined (select_related("reply_to")); read it
+    through shaped_page. MessageSerializer reads no sender (only its id):
+    `with_senders` joins them for a reader that shows their names (the chat
+    page). One statement written out from the models' fields, its rows turned
+    into models by Django's converters: the same query built and compiled by
+    the ORM for every page was a fifth of a history page's CPU
+    (docs/performance.md "History pages")."""
+    database = router.db_for_read(Message)
+    quote = connections[database].ops.quote_name
+    messages = quote(Message._meta.db_table)
+    joins = ["reply_to", "sender"] if with_senders else ["reply_to"]
+    own = [field.get_col(Message._meta.db_table) for field in Message._meta.concrete_fields]
+    flags = [has_rows_of(model) for model, _ in SHAPE_PRESENCE.values()]
+    joined = {
+        name: [
+            field.get_col(PAGE_JOINS[name])
+            for field in Message._meta.get_field(name).related_model._meta.concrete_fields
+        ]
+        for name in joins
+    }
+    joined_columns = [column for columns in joined.values() for column in columns]
+    select = [f"{quote(column.alias)}.{quote(column.target.column)}" for column in own]
+    select += [f"({flag.sql})" for flag in flags]
+    select += [f"{quote(column.alias)}.{quote(column.target.column)}" for column in joined_columns]
+    tables = [messages]
+    for name in joins:
+        field = Message._meta.get_field(name)
+        table = quote(field.related_model._meta.db_table)
+        alias = quote(PAGE_JOINS[name])
+        target, source = quote(field.target_field.column), quote(field.column)
+        tables.append(f"LEFT OUTER JOIN {table} {alias} ON {alias}.{target} = {messages}.{source}")
+    conditions = [f"{messages}.{quote('conversation_id')} = %s"]
+    params: list[int] = [conversation_id]
+    for bound, operator in ((above, ">"), (below, "<")):
+        if bound is not None:
+            conditions.append(f"{messages}.{quote(key)} {operator} %s")
+            params.append(bound)
+    sql = (
+        f"SELECT {', '.join(select)} FROM {' '.join(tables)} WHERE {' AND '.join(conditions)} "
+        f"ORDER BY {messages}.{quote(key)} {'DESC' if descending else 'ASC'} LIMIT %s"
+    )
+    with connections[database].cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        rows = cursor.fetchall()
+    compiler = Message.objects.all().query.get_compiler(database)
+    converters = compiler.get_converters([*own, *flags, *joined_columns])
+    if converters:
+        rows = compiler.apply_converters(rows, converters)
+    own_names = [column.target.attname for column in own]
+    page = []
+    for row in rows:
+        message = Message.from_db(database, own_names, row[: len(own)])
+        at = len(own)
+        for flag in SHAPE_PRESENCE:
+            setattr(message, flag, row[at])
+            at += 1
+        for name, columns in joined.items():
+            values = row[at : at + len(columns)]
+            at += len(columns)
+            field = Message._meta.get_field(name)
+            model = field.related_model
+            related = None
+            if values[model._meta.concrete_fields.index(model._meta.pk)] is not None:
+                related = model.from_db(
+                    database, [column.target.attname for column in columns], values
+                )
+            field.set_cached_value(message, related)
+        page.append(message)
+    return page
+
+
+def shaped_page(page: list[Message]) -> list[Message]:
     """The messages of page_rows with what MessageSerializer reads, as
     messages_queryset gives them: one query for the page, then one per
     prefetch that some message of the page needs."""
-    page = list(rows)
     for flag, (_, prefetch) in SHAPE_PRESENCE.items():
         needing = [message for message in page if getattr(message, flag)]
         for message in page:
@@ -195,13 +273,23 @@ def history_page(
     `with_senders` the messages come without their senders joined (page_rows)."""
     if around is not None:
         after = max(around - limit // 2, 1) - 1
-    messages = page_rows(with_senders=with_senders).filter(conversation_id=conversation_id)
     if after is not None:
-        page = shaped_page(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
+        page = shaped_page(
+            page_rows(
+                conversation_id, key="seq", above=after, limit=limit + 1, with_senders=with_senders
+            )
+        )
         return page[:limit], len(page) > limit
-    if before is not None:
-        messages = messages.filter(seq__lt=before)
-    page = shaped_page(messages.order_by("-seq")[: limit + 1])
+    page = shaped_page(
+        page_rows(
+            conversation_id,
+            key="seq",
+            below=before,
+            descending=True,
+            limit=limit + 1,
+            with_senders=with_senders,
+        )
+    )
     more = len(page) > limit
     return list(reversed(page[:limit])), more
 
@@ -211,9 +299,9 @@ def changes_since(conversation_id: int, version: int, *, limit: int) -> tuple[li
     each message once, in its latest state (a deleted one as a tombstone),
     as MessageSerializer reads them (no senders joined)."""
     page = shaped_page(
-        page_rows(with_senders=False)
-        .filter(conversation_id=conversation_id, version__gt=version)
-        .order_by("version")[: limit + 1]
+        page_rows(
+            conversation_id, key="version", above=version, limit=limit + 1, with_senders=False
+        )
     )
     return page[:limit], len(page) > limit
 
