@@ -23,6 +23,7 @@ from messaging.serializers import (
     MessageSerializer,
     MessageVersionSerializer,
     SendMessageSerializer,
+    validated,
 )
 from users.services import token_user_id_column
 
@@ -93,9 +94,7 @@ class MessageViewSet(viewsets.ViewSet):
         },
     )
     def create(self, request: Request) -> Response:
-        serializer = SendMessageSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(SendMessageSerializer, request.data)
         if data["sender"] != request.user.pk:
             raise PermissionDenied("sender must be your own user id.")
         throttling.limit_message_send(request.user.pk)
@@ -134,9 +133,7 @@ class MessageViewSet(viewsets.ViewSet):
         },
     )
     def history(self, request: Request, conversationId: int) -> Response:
-        serializer = HistoryQuerySerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
-        query = serializer.validated_data
+        query = validated(HistoryQuerySerializer, request.query_params)
         if not getattr(request.auth, "is_member", False):
             # Signed in by session, or not a member: 403 or 404.
             membership_for(request.user, conversationId)

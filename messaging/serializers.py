@@ -1,4 +1,6 @@
+import functools
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -387,3 +389,20 @@ class MemberConversationSerializer(ConversationSerializer):
 
     def get_unreadCount(self, conversation: Conversation) -> int:
         return max(conversation.last_seq - self.get_lastReadSeq(conversation), 0)
+
+
+@functools.cache
+def shared_validator(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    """One instance of a request serializer, its fields built once."""
+    return serializer_class()
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """What `serializer_class(data=data).is_valid(raise_exception=True)` gives
+    (its validated data, or the same ValidationError with the fields' errors),
+    through one shared instance per class: DRF builds a serializer's fields,
+    a deep copy of the declared ones, for every instance, which was most of a
+    REST send's validation (docs/performance.md "REST send"). Validation keeps
+    no state on the serializer, so one instance serves every request's thread
+    (as realtime.frames' serve every socket)."""
+    return shared_validator(serializer_class).run_validation(data)
