@@ -66,7 +66,9 @@ LIVE_PATIENCE = 10.0  # seconds for the first messages to arrive live before a s
 @dataclass(eq=False)
 class Client:
     """A client as the web page is one: it keeps its socket open, and after
-    every (re)connect sends `sync` with the last version it holds."""
+    every (re)connect, and when told `sync.needed`, sends `sync` with the
+    last version it holds (one in flight: a `sync.needed` during it asks for
+    another after its `sync.done`)."""
 
     user_id: str
     token: str
@@ -77,6 +79,8 @@ class Client:
     opened_at: float | None = None  # the last (re)connect
     reopened_at: float | None = None  # the first after the storm began
     caught_up_at: float | None = None
+    syncing: bool = False
+    sync_again: bool = False
 
 
 @dataclass
@@ -158,8 +162,19 @@ class Storm:
     async def read(self, client: Client) -> None:
         async for raw in client.connection:
             frame = json.loads(raw)
-            if frame.get("type") in ("message.new", "message.updated"):
+            kind = frame.get("type")
+            if kind in ("message.new", "message.updated"):
                 client.versions.add(frame["version"])
+            elif kind == "sync.needed":
+                if client.syncing:
+                    client.sync_again = True
+                else:
+                    await self.sync(client)
+            elif kind == "sync.done":
+                client.syncing = False
+                if client.sync_again:
+                    client.sync_again = False
+                    await self.sync(client)
             self.check_caught_up(client)
 
     def check_caught_up(self, client: Client) -> None:
@@ -178,6 +193,7 @@ class Storm:
     async def sync(self, client: Client) -> None:
         conversation_id = self.groups[client.group].conversation_id
         since = max(client.versions, default=0)
+        client.syncing = True
         await client.connection.send(
             json.dumps({"type": "sync", "conversationId": conversation_id, "sinceVersion": since})
         )
