@@ -10,7 +10,6 @@ from django.test import override_settings
 
 from chatproject import bus
 from messaging import events
-from messaging.models import Message
 from messaging.services import send_message
 from tests.support.sockets import (
     assert_silent,
@@ -20,15 +19,11 @@ from tests.support.sockets import (
     open_socket,
     receive_until,
     send_frame,
+    service_send,
     settle,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@database_sync_to_async
-def service_send(sender, conversation, text: str) -> Message:
-    return send_message(sender=sender, conversation=conversation, text=text)[0]
 
 
 async def test_late_events_are_not_sent_and_the_socket_is_told_once_to_sync(sockets):
