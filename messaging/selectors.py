@@ -7,11 +7,13 @@ from datetime import datetime
 from django.db import connection, connections, router
 from django.db.models import BooleanField, Count, F, Prefetch, Q, prefetch_related_objects
 from django.db.models.expressions import RawSQL
+from rest_framework.renderers import JSONRenderer
 
 from chatproject.errors import NotFound
 from conversations.models import Conversation
 from conversations.selectors import membership_for
 from messaging.models import Attachment, Mention, Message, MessageEdit, Reaction
+from messaging.serializers import MessageSerializer, message_json_sql
 
 # A message's mentions as MessageSerializer reads them (`mention_list`); the
 # send and edit services set the same attribute on the message they store.
@@ -78,6 +80,117 @@ def has_rows_of(model) -> RawSQL:
 PAGE_JOINS = {"reply_to": "replied", "sender": "message_sender"}
 
 
+def page_bounds(
+    quote,
+    conversation_id: int,
+    *,
+    key: str,
+    above: int | None,
+    below: int | None,
+    descending: bool,
+) -> tuple[str, list[int]]:
+    """The WHERE, ORDER BY and LIMIT (its parameter last, for the caller) of
+    a page of the conversation's messages in order of `key` (seq or
+    version), those with a key above `above` and below `below`; and the
+    parameters before the limit."""
+    messages = quote(Message._meta.db_table)
+    conditions = [f"{messages}.{quote('conversation_id')} = %s"]
+    params: list[int] = [conversation_id]
+    for bound, operator in ((above, ">"), (below, "<")):
+        if bound is not None:
+            conditions.append(f"{messages}.{quote(key)} {operator} %s")
+            params.append(bound)
+    order = f"{messages}.{quote(key)} {'DESC' if descending else 'ASC'}"
+    return f"WHERE {' AND '.join(conditions)} ORDER BY {order} LIMIT %s", params
+
+
+@dataclass(frozen=True)
+class PageColumns:
+    """What page_rows selects: the message's own columns, SHAPE_PRESENCE's
+    flags and the columns of each joined relation (PAGE_JOINS), in that
+    order; `sql`, the select list."""
+
+    own: list
+    flags: list
+    joined: dict[str, list]
+
+    @property
+    def all(self) -> list:
+        """Every column, in the order of the select list."""
+        return [*self.own, *self.flags, *(c for columns in self.joined.values() for c in columns)]
+
+    def sql(self, quote) -> list[str]:
+        joined = [c for columns in self.joined.values() for c in columns]
+        return [
+            *(column_sql(quote, column) for column in self.own),
+            *(f"({flag.sql})" for flag in self.flags),
+            *(column_sql(quote, column) for column in joined),
+        ]
+
+
+def column_sql(quote, column) -> str:
+    """A column (Col) of page_rows' statement, as its alias names it."""
+    return f"{quote(column.alias)}.{quote(column.target.column)}"
+
+
+def page_columns(joins: list[str]) -> PageColumns:
+    return PageColumns(
+        own=[field.get_col(Message._meta.db_table) for field in Message._meta.concrete_fields],
+        flags=[has_rows_of(model) for model, _ in SHAPE_PRESENCE.values()],
+        joined={
+            name: [
+                field.get_col(PAGE_JOINS[name])
+                for field in Message._meta.get_field(name).related_model._meta.concrete_fields
+            ]
+            for name in joins
+        },
+    )
+
+
+def page_joins(quote, joins: list[str]) -> str:
+    """The messages table LEFT OUTER JOINed to each relation of `joins` under
+    its PAGE_JOINS alias."""
+    messages = quote(Message._meta.db_table)
+    tables = [messages]
+    for name in joins:
+        field = Message._meta.get_field(name)
+        table = quote(field.related_model._meta.db_table)
+        alias = quote(PAGE_JOINS[name])
+        target, source = quote(field.target_field.column), quote(field.column)
+        tables.append(f"LEFT OUTER JOIN {table} {alias} ON {alias}.{target} = {messages}.{source}")
+    return " ".join(tables)
+
+
+def page_models(database: str, columns: PageColumns, rows: list) -> list[Message]:
+    """The rows of `columns` as models, each flagged with SHAPE_PRESENCE and
+    with its joined relations cached, through Django's own converters."""
+    compiler = Message.objects.all().query.get_compiler(database)
+    converters = compiler.get_converters(columns.all)
+    if converters:
+        rows = compiler.apply_converters(rows, converters)
+    own_names = [column.target.attname for column in columns.own]
+    page = []
+    for row in rows:
+        message = Message.from_db(database, own_names, row[: len(own_names)])
+        at = len(own_names)
+        for flag in SHAPE_PRESENCE:
+            setattr(message, flag, row[at])
+            at += 1
+        for name, joined in columns.joined.items():
+            values = row[at : at + len(joined)]
+            at += len(joined)
+            field = Message._meta.get_field(name)
+            model = field.related_model
+            related = None
+            if values[model._meta.concrete_fields.index(model._meta.pk)] is not None:
+                related = model.from_db(
+                    database, [column.target.attname for column in joined], values
+                )
+            field.set_cached_value(message, related)
+        page.append(message)
+    return page
+
+
 def page_rows(
     conversation_id: int,
     *,
@@ -100,66 +213,16 @@ def page_rows(
     (docs/performance.md "History pages")."""
     database = router.db_for_read(Message)
     quote = connections[database].ops.quote_name
-    messages = quote(Message._meta.db_table)
     joins = ["reply_to", "sender"] if with_senders else ["reply_to"]
-    own = [field.get_col(Message._meta.db_table) for field in Message._meta.concrete_fields]
-    flags = [has_rows_of(model) for model, _ in SHAPE_PRESENCE.values()]
-    joined = {
-        name: [
-            field.get_col(PAGE_JOINS[name])
-            for field in Message._meta.get_field(name).related_model._meta.concrete_fields
-        ]
-        for name in joins
-    }
-    joined_columns = [column for columns in joined.values() for column in columns]
-    select = [f"{quote(column.alias)}.{quote(column.target.column)}" for column in own]
-    select += [f"({flag.sql})" for flag in flags]
-    select += [f"{quote(column.alias)}.{quote(column.target.column)}" for column in joined_columns]
-    tables = [messages]
-    for name in joins:
-        field = Message._meta.get_field(name)
-        table = quote(field.related_model._meta.db_table)
-        alias = quote(PAGE_JOINS[name])
-        target, source = quote(field.target_field.column), quote(field.column)
-        tables.append(f"LEFT OUTER JOIN {table} {alias} ON {alias}.{target} = {messages}.{source}")
-    conditions = [f"{messages}.{quote('conversation_id')} = %s"]
-    params: list[int] = [conversation_id]
-    for bound, operator in ((above, ">"), (below, "<")):
-        if bound is not None:
-            conditions.append(f"{messages}.{quote(key)} {operator} %s")
-            params.append(bound)
-    sql = (
-        f"SELECT {', '.join(select)} FROM {' '.join(tables)} WHERE {' AND '.join(conditions)} "
-        f"ORDER BY {messages}.{quote(key)} {'DESC' if descending else 'ASC'} LIMIT %s"
+    columns = page_columns(joins)
+    bounds, params = page_bounds(
+        quote, conversation_id, key=key, above=above, below=below, descending=descending
     )
+    sql = f"SELECT {', '.join(columns.sql(quote))} FROM {page_joins(quote, joins)} {bounds}"
     with connections[database].cursor() as cursor:
         cursor.execute(sql, [*params, limit])
         rows = cursor.fetchall()
-    compiler = Message.objects.all().query.get_compiler(database)
-    converters = compiler.get_converters([*own, *flags, *joined_columns])
-    if converters:
-        rows = compiler.apply_converters(rows, converters)
-    own_names = [column.target.attname for column in own]
-    page = []
-    for row in rows:
-        message = Message.from_db(database, own_names, row[: len(own)])
-        at = len(own)
-        for flag in SHAPE_PRESENCE:
-            setattr(message, flag, row[at])
-            at += 1
-        for name, columns in joined.items():
-            values = row[at : at + len(columns)]
-            at += len(columns)
-            field = Message._meta.get_field(name)
-            model = field.related_model
-            related = None
-            if values[model._meta.concrete_fields.index(model._meta.pk)] is not None:
-                related = model.from_db(
-                    database, [column.target.attname for column in columns], values
-                )
-            field.set_cached_value(message, related)
-        page.append(message)
-    return page
+    return page_models(database, columns, rows)
 
 
 def shaped_page(page: list[Message]) -> list[Message]:
@@ -253,6 +316,105 @@ def with_last_messages(conversations: list[Conversation]) -> list[Conversation]:
     return conversations
 
 
+@dataclass(frozen=True)
+class RenderedMessage:
+    """A message of a page as the REST API writes it: `json`, its
+    MessageSerializer shape as JSON text, and the keys pages link by."""
+
+    seq: int
+    version: int
+    json: str
+
+
+def rendered(message: Message, viewer_id: int) -> RenderedMessage:
+    data = MessageSerializer(message, context={"viewer_id": viewer_id}).data
+    return RenderedMessage(message.seq, message.version, JSONRenderer().render(data).decode())
+
+
+def rendered_rows(
+    conversation_id: int,
+    *,
+    key: str,
+    above: int | None = None,
+    below: int | None = None,
+    descending: bool = False,
+    limit: int,
+    viewer_id: int,
+) -> list[RenderedMessage]:
+    """page_rows' messages as `viewer_id` reads them over REST, in the same
+    order. On PostgreSQL one statement builds each message's JSON
+    (messaging.serializers.message_json_sql), and only the messages with
+    mentions, reactions or files are made models from the same statement's
+    columns and serialized (with one query per prefetch they need, as
+    shaped_page); elsewhere every message is serialized."""
+    database = router.db_for_read(Message)
+    if connections[database].vendor != "postgresql":
+        page = shaped_page(
+            page_rows(
+                conversation_id,
+                key=key,
+                above=above,
+                below=below,
+                descending=descending,
+                limit=limit,
+                with_senders=False,
+            )
+        )
+        return [rendered(message, viewer_id) for message in page]
+    quote = connections[database].ops.quote_name
+    columns = page_columns(["reply_to"])
+    flags = [f"{quote('shape')}.{quote(flag)}" for flag in SHAPE_PRESENCE]
+    # page_rows' columns, for a message with rows of SHAPE_PRESENCE only
+    # (NULL for the others, read for nothing): it is made a model from them
+    # and serialized, without a query to read it again. OFFSET 0 keeps the
+    # flags a subquery of their own: inlined, each use of a flag would
+    # repeat its EXISTS (planning took 4 ms).
+    model_columns = [
+        f"CASE WHEN {' OR '.join(flags)} THEN {column_sql(quote, column)} END"
+        for column in [*columns.own, *columns.joined["reply_to"]]
+    ]
+    bounds, params = page_bounds(
+        quote, conversation_id, key=key, above=above, below=below, descending=descending
+    )
+    messages = quote(Message._meta.db_table)
+    presence = ", ".join(f"({flag.sql})" for flag in columns.flags)
+    sql = (
+        f"SELECT {messages}.{quote('seq')}, {messages}.{quote('version')}, "
+        f"{message_json_sql(quote, Message._meta.db_table, PAGE_JOINS['reply_to'])}, "
+        f"{', '.join(flags + model_columns)} "
+        f"FROM {page_joins(quote, ['reply_to'])} CROSS JOIN LATERAL (SELECT {presence} OFFSET 0) "
+        f"AS {quote('shape')} ({', '.join(quote(flag) for flag in SHAPE_PRESENCE)}) {bounds}"
+    )
+    with connections[database].cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        rows = cursor.fetchall()
+    own, shape = len(columns.own), 3 + len(SHAPE_PRESENCE)
+    having_rows = [
+        (index, (*row[shape : shape + own], *row[3:shape], *row[shape + own :]))
+        for index, row in enumerate(rows)
+        if any(row[3:shape])
+    ]
+    page = [RenderedMessage(seq, version, document) for seq, version, document, *_ in rows]
+    if having_rows:
+        models = shaped_page(page_models(database, columns, [row for _, row in having_rows]))
+        for (index, _), message in zip(having_rows, models, strict=True):
+            page[index] = rendered(message, viewer_id)
+    return page
+
+
+def keyset_page(read, *, limit: int, before: int | None, after: int | None, around: int | None):
+    """The page history_page describes, read with `read(key=, above=,
+    below=, descending=, limit=)`: (up to `limit` of what it returns in
+    ascending seq order, whether more lie beyond)."""
+    if around is not None:
+        after = max(around - limit // 2, 1) - 1
+    if after is not None:
+        page = read(key="seq", above=after, below=None, descending=False, limit=limit + 1)
+        return page[:limit], len(page) > limit
+    page = read(key="seq", above=None, below=before, descending=True, limit=limit + 1)
+    return list(reversed(page[:limit])), len(page) > limit
+
+
 def history_page(
     conversation_id: int,
     *,
@@ -271,27 +433,28 @@ def history_page(
     (messages, more): whether more messages lie beyond the page in the
     direction it was read (forward for `after` and `around`). Without
     `with_senders` the messages come without their senders joined (page_rows)."""
-    if around is not None:
-        after = max(around - limit // 2, 1) - 1
-    if after is not None:
-        page = shaped_page(
-            page_rows(
-                conversation_id, key="seq", above=after, limit=limit + 1, with_senders=with_senders
-            )
-        )
-        return page[:limit], len(page) > limit
-    page = shaped_page(
-        page_rows(
-            conversation_id,
-            key="seq",
-            below=before,
-            descending=True,
-            limit=limit + 1,
-            with_senders=with_senders,
-        )
-    )
-    more = len(page) > limit
-    return list(reversed(page[:limit])), more
+
+    def read(**bounds) -> list[Message]:
+        return shaped_page(page_rows(conversation_id, with_senders=with_senders, **bounds))
+
+    return keyset_page(read, limit=limit, before=before, after=after, around=around)
+
+
+def rendered_history_page(
+    conversation_id: int,
+    *,
+    viewer_id: int,
+    limit: int,
+    before: int | None = None,
+    after: int | None = None,
+    around: int | None = None,
+) -> tuple[list[RenderedMessage], bool]:
+    """history_page as `viewer_id` reads it over REST (rendered_rows)."""
+
+    def read(**bounds) -> list[RenderedMessage]:
+        return rendered_rows(conversation_id, viewer_id=viewer_id, **bounds)
+
+    return keyset_page(read, limit=limit, before=before, after=after, around=around)
 
 
 def changes_since(conversation_id: int, version: int, *, limit: int) -> tuple[list[Message], bool]:
@@ -302,6 +465,16 @@ def changes_since(conversation_id: int, version: int, *, limit: int) -> tuple[li
         page_rows(
             conversation_id, key="version", above=version, limit=limit + 1, with_senders=False
         )
+    )
+    return page[:limit], len(page) > limit
+
+
+def rendered_changes_since(
+    conversation_id: int, version: int, *, viewer_id: int, limit: int
+) -> tuple[list[RenderedMessage], bool]:
+    """changes_since as `viewer_id` reads it over REST (rendered_rows)."""
+    page = rendered_rows(
+        conversation_id, key="version", above=version, limit=limit + 1, viewer_id=viewer_id
     )
     return page[:limit], len(page) > limit
 

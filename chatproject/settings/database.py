@@ -28,6 +28,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A connection that stops answering mid-query (a dropped network) fails
     # once unacknowledged data has waited this long, instead of hanging.
     options["tcp_user_timeout"] = connect_timeout * 1000
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        # Parameters bound on the server, and a statement run a second time
+        # on a connection is prepared there: PostgreSQL parses and plans it
+        # once per connection instead of for every request (planning the
+        # history page took longer than running it; docs/performance.md
+        # "History pages"). Off (0) behind PgBouncer in transaction mode
+        # before 1.21, which cannot follow a prepared statement from one
+        # server connection to another.
+        options["server_side_binding"] = True
+        options["prepare_threshold"] = env_int("DATABASE_PREPARE_THRESHOLD", 2)
     if env_bool("DATABASE_POOL", True):
         # Under ASGI each HTTP request runs its queries in a sync thread of its
         # own (asgiref's ThreadSensitiveContext), so CONN_MAX_AGE stays 0 (a
