@@ -8,10 +8,12 @@ session cookie (browsers) or an `Authorization` token header (API clients).
 import asyncio
 import contextlib
 import gc
+import itertools
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import django
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
@@ -21,6 +23,12 @@ from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatproject.settings")
 django.setup(set_prefix=False)
+
+
+# Request threads kept for the next requests: as many as a process serves at
+# once under load (the REST benchmark's 16 clients), more are started and
+# stopped as needed.
+IDLE_REQUEST_THREADS = 32
 
 
 class OneHopASGIHandler(ASGIHandler):
@@ -38,10 +46,45 @@ class OneHopASGIHandler(ASGIHandler):
     goes back to the pool before the bytes go out) in one `sync_to_async`
     call, in the request's own thread as before (`ThreadSensitiveContext`).
     A streamed response (a file download) is sent as Django sends it, given
-    up when the client disconnects, and closed after in a second hop."""
+    up when the client disconnects, and closed after in a second hop.
+
+    Each request's thread is one that served an earlier request and is idle
+    now, instead of a thread started for it and stopped after it (Django's
+    `ThreadSensitiveContext()` per request): starting and joining it was half
+    the cost of the hop (docs/performance.md "History pages"). At most
+    IDLE_REQUEST_THREADS wait between requests; one request at a time runs in
+    each. Nothing of a request stays in its thread: the database connection
+    goes back to the pool at request_finished, and Django keeps what else is
+    per request (the language, the time zone, the URL prefix) in the
+    request's context, not in the thread. A task a request starts must not
+    call into its thread after the request ends (asgiref refuses it): the
+    bus starts its publisher in a context of its own (chatproject.bus)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.idle_executors: list[ThreadPoolExecutor] = []
+        self.executors_started = itertools.count(1)
 
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django serves HTTP here, not {scope['type']}.")
+        if self.idle_executors:
+            executor = self.idle_executors.pop()
+        else:
+            executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"request-{next(self.executors_started)}"
+            )
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            if len(self.idle_executors) < IDLE_REQUEST_THREADS:
+                self.idle_executors.append(executor)
+            else:
+                executor.shutdown(wait=False)
 
     async def handle(self, scope, receive, send) -> None:
         try:

@@ -16,7 +16,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from contextvars import ContextVar
+from contextvars import Context, ContextVar
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -198,7 +198,12 @@ def enqueue_publish(groups: list[str], event: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     if loop not in publishers:
         queue: asyncio.Queue = asyncio.Queue()
-        publishers[loop] = (queue, loop.create_task(publish_queued(queue)))
+        # In a context of its own, not the one of the request or socket whose
+        # publish started it: that one ends with it (chatproject.asgi).
+        publishers[loop] = (
+            queue,
+            loop.create_task(publish_queued(queue), context=Context()),
+        )
     queue = publishers[loop][0]
     if queue.qsize() >= MAX_QUEUED_PUBLISHES:
         logger.error(

@@ -14,10 +14,14 @@ from django.urls import path
 from chatproject.asgi import django_asgi_app
 
 events: list[tuple[str, int]] = []
+# The name of each view's thread: unique per thread started, where an
+# ident can be handed again to a thread started after another has ended.
+view_thread_names: list[str] = []
 
 
 def plain_view(request):
     events.append(("view", threading.get_ident()))
+    view_thread_names.append(threading.current_thread().name)
     return HttpResponse(b"plain", content_type="text/plain")
 
 
@@ -30,10 +34,23 @@ def failing_view(request):
     raise RuntimeError("a bug")
 
 
+# Two requests that each wait for the other in their view: they finish only
+# when each runs in a thread of its own.
+both_in_view = threading.Barrier(2, timeout=10)
+
+
+def meeting_view(request):
+    events.append(("view", threading.get_ident()))
+    view_thread_names.append(threading.current_thread().name)
+    both_in_view.wait()
+    return HttpResponse(b"met", content_type="text/plain")
+
+
 urlpatterns = [
     path("plain", plain_view),
     path("streamed", streamed_view),
     path("api/failing", failing_view),
+    path("meeting", meeting_view),
 ]
 
 
@@ -41,6 +58,7 @@ urlpatterns = [
 def recorded():
     """The request signals and the view in `events`, with the thread each ran in."""
     events.clear()
+    view_thread_names.clear()
 
     def started(**kwargs):
         events.append(("request_started", threading.get_ident()))
@@ -137,3 +155,20 @@ async def test_the_middleware_still_answers_an_api_exception_with_the_envelope(r
     assert headers[b"Content-Type"] == b"application/json"
     assert b"X-Request-ID" in headers
     assert json.loads(body_of(sent))["error"]["code"] == "internal_error"
+
+
+@override_settings(ROOT_URLCONF=__name__)
+async def test_requests_one_after_another_are_served_by_one_thread(recorded):
+    """The thread of a request that has ended serves the next one (no thread
+    started and stopped per request)."""
+    for _ in range(3):
+        assert body_of(await serve("/plain")) == b"plain"
+    assert len(view_thread_names) == 3 and len(set(view_thread_names)) == 1
+
+
+@override_settings(ROOT_URLCONF=__name__)
+async def test_requests_at_once_each_have_a_thread(recorded):
+    both_in_view.reset()
+    first, second = await asyncio.gather(serve("/meeting"), serve("/meeting"))
+    assert body_of(first) == body_of(second) == b"met"
+    assert len(set(view_thread_names)) == 2
