@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from tests.support.api import assert_error
 from tests.support.factories import TEST_PASSWORD, UserFactory
 from users import services
+from users.credentials import SocketCredential
 from users.models import ApiToken
 
 TOKEN_FIELDS = {"id", "name", "prefix", "createdAt", "lastUsedAt", "revokedAt"}
@@ -245,3 +246,21 @@ def test_a_token_made_on_the_page_can_be_listed_and_revoked_over_the_api(browser
     assert_error(
         bearer(services.issue_token(other)[1]).delete(f"/api/auth/tokens/{listed[0]['id']}"), 404
     )
+
+
+# A token socket's credential, read for each frame (users.credentials) ---------------
+
+
+def test_a_token_credential_holds_while_the_token_and_its_user_do(user, other_user, laptop):
+    token, _ = laptop
+    credential = SocketCredential(user_id=user.pk, token_id=token.pk)
+    assert credential.is_valid()
+    assert not SocketCredential(user_id=other_user.pk, token_id=token.pk).is_valid()
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert not credential.is_valid()
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    assert credential.is_valid()
+    services.revoke_token(token)
+    assert not credential.is_valid()
