@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per fan-out run")
     parser.add_argument("--send-path-pairs", type=int, default=20)
     # ~2 minutes in all (every step restarts its server): make bench stays under 10.
-    parser.add_argument("--send-path-rates", default="40,120,200,280,360,480,600")
+    parser.add_argument("--send-path-rates", default="40,120,160,200,240,280,360,480")
     parser.add_argument("--send-path-seconds", type=float, default=4.0, help="seconds a step")
     parser.add_argument(
         "--send-path-redis-db", type=int, help="emptied every step (default: REDIS_URL's db + 1)"

@@ -118,13 +118,16 @@ CHAT_LAYER_TIMEOUT_SECONDS = env_float("CHAT_LAYER_TIMEOUT_SECONDS", 0.5)
 # about a second or refused fast, never queued for seconds.
 CHAT_SEND_MAX_WAIT_SECONDS = env_float("CHAT_SEND_MAX_WAIT_SECONDS", 0.75)
 # Threads of each process that run socket sends, each with its own database
-# connection, beside the one sync thread every other socket hop shares: a
-# send waits mostly for PostgreSQL's answers, and on one thread those waits
-# queued one after another (realtime/hops.py). 0: sends share the one sync
-# thread (the default on SQLite, which takes one writer at a time anyway).
+# connection, beside the one sync thread every other socket hop shares
+# (realtime/hops.py). One: at the send path's knee (180 sends/s here) one
+# send thread kept p99 at 118-167 ms where two gave 219-317 ms and four
+# 540 ms-3.8 s, the threads contending for the interpreter rather than
+# waiting for PostgreSQL (docs/performance.md "Socket send path"); more can
+# pay when PostgreSQL is far (milliseconds a round trip). 0: sends share the
+# one sync thread (the default on SQLite, which takes one writer at a time).
 CHAT_SEND_THREADS = env_int(
     "CHAT_SEND_THREADS",
-    4 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" else 0,
+    1 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" else 0,
 )
 # A live event that reaches a socket longer than this after its commit is not
 # sent: the socket gets one `sync.needed` for the conversation instead, and
