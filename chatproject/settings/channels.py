@@ -21,7 +21,8 @@ CHANNEL_LAYER_SHARDS = env_list("CHANNEL_LAYER_SHARDS", [])
 if CHANNEL_LAYER_SHARDS and REDIS_SENTINELS:
     raise ImproperlyConfigured("Set CHANNEL_LAYER_SHARDS or REDIS_SENTINELS, not both.")
 REDIS_LAYER_BACKENDS = {
-    "core": "channels_redis.core.RedisChannelLayer",
+    # channels_redis.core's, with a group send in two round trips (realtime/layer.py).
+    "core": "realtime.layer.RedisChannelLayer",
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
 

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from channels_redis.core import RedisChannelLayer
 
+from realtime.layer import RedisChannelLayer
 from tests.support.live_server import free_port
 from tests.support.services import require_service
 from tests.support.settings import load_production_settings
@@ -69,7 +69,7 @@ def test_sentinels_configure_the_layer_host():
         CHANNEL_LAYER_PREFIX="blue",
     )
     layer = loaded["layer"]
-    assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert layer["BACKEND"] == "realtime.layer.RedisChannelLayer"
     (host,) = layer["CONFIG"]["hosts"]
     assert "address" not in host
     assert host["sentinels"] == [
@@ -218,7 +218,7 @@ def test_the_env_example_names_every_variable_and_loads():
     assert "DJANGO_SECRET_KEY is required" in refused.stderr
     values["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
     loaded = settings_with(**values)
-    assert loaded["layer"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert loaded["layer"]["BACKEND"] == "realtime.layer.RedisChannelLayer"
     # Django's deployment checklist passes with these values.
     env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
     check = subprocess.run(
@@ -362,7 +362,7 @@ async def test_the_layer_follows_a_sentinel_failover(tmp_path, monkeypatch):
         monkeypatch.delenv("REDIS_URL", raising=False)
         settings = load_production_settings()
         assert settings["CHANNEL_LAYERS"]["default"]["BACKEND"] == (
-            "channels_redis.core.RedisChannelLayer"
+            "realtime.layer.RedisChannelLayer"
         )
         layer = RedisChannelLayer(**settings["CHANNEL_LAYERS"]["default"]["CONFIG"])
 

@@ -17,9 +17,9 @@ import time
 from typing import Any
 
 import pytest
-from channels_redis.core import RedisChannelLayer
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from realtime.layer import RedisChannelLayer
 from tests.support.faults import (
     BLACKHOLE,
     FORWARD,
@@ -212,7 +212,7 @@ async def test_layer_survives_a_redis_restart_quicker_than_it_notices(
         monkeypatch.setenv("CHANNEL_LAYER_PREFIX", "quick-restart")
         settings = load_production_settings()
         config = settings["CHANNEL_LAYERS"]["default"]
-        assert config["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+        assert config["BACKEND"] == "realtime.layer.RedisChannelLayer"
         layer = RedisChannelLayer(**config["CONFIG"])
         channel = await layer.new_channel()
         groups = [f"g{index}" for index in range(3)]
