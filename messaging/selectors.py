@@ -1,13 +1,13 @@
 """Reads of messages used by more than one caller (REST, socket sync, pages,
 the seed 001-004 endpoints)."""
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, connections, router
 from django.db.models import BooleanField, Count, F, Prefetch, Q, prefetch_related_objects
 from django.db.models.expressions import RawSQL
-from rest_framework.renderers import JSONRenderer
 
 from chatproject.errors import NotFound
 from conversations.models import Conversation
@@ -327,8 +327,11 @@ class RenderedMessage:
 
 
 def rendered(message: Message, viewer_id: int) -> RenderedMessage:
+    """The message through MessageSerializer, as JSON as compact as the API's
+    renderer writes it (the shape holds only strings, numbers, lists and maps)."""
     data = MessageSerializer(message, context={"viewer_id": viewer_id}).data
-    return RenderedMessage(message.seq, message.version, JSONRenderer().render(data).decode())
+    document = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return RenderedMessage(message.seq, message.version, document)
 
 
 def rendered_rows(
