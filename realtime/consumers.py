@@ -80,6 +80,14 @@ def infrastructure_failure(exc: BaseException) -> bool:
     return isinstance(exc, (DatabaseError, OSError)) or module.startswith("redis")
 
 
+def client_gone(exc: BaseException) -> bool:
+    """daphne refusing a frame for a socket its client has just closed (its
+    `websocket.disconnect` still on the way): the end of the socket, not a
+    bug. (uvicorn raises an OSError there: an infrastructure failure.)"""
+    kind = type(exc)
+    return kind.__module__.startswith("autobahn") and kind.__name__ == "Disconnected"
+
+
 # Sync pages read from the database at once per process: a client asking
 # for a long history takes turns with everyone else's requests on the
 # process's one sync thread instead of queueing page after page ahead of them.
@@ -149,6 +157,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def end_after_failure(self, exc: Exception) -> None:
         await self.forget_socket()
+        if client_gone(exc):
+            logger.info("Socket %s closed by its client", getattr(self, "channel_name", "?"))
+            return
         if not infrastructure_failure(exc):
             raise exc  # a bug: daphne logs the traceback and closes with 1011
         logger.warning(
