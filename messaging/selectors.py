@@ -4,6 +4,8 @@ the seed 001-004 endpoints)."""
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import NamedTuple
 
 from django.db import connection, connections, router
 from django.db.models import BooleanField, Count, F, Prefetch, Q, prefetch_related_objects
@@ -80,28 +82,24 @@ def has_rows_of(model) -> RawSQL:
 PAGE_JOINS = {"reply_to": "replied", "sender": "message_sender"}
 
 
-def page_bounds(
-    quote,
-    conversation_id: int,
-    *,
-    key: str,
-    above: int | None,
-    below: int | None,
-    descending: bool,
-) -> tuple[str, list[int]]:
-    """The WHERE, ORDER BY and LIMIT (its parameter last, for the caller) of
-    a page of the conversation's messages in order of `key` (seq or
-    version), those with a key above `above` and below `below`; and the
-    parameters before the limit."""
+def page_bounds(quote, *, key: str, above: bool, below: bool, descending: bool) -> str:
+    """The WHERE, ORDER BY and LIMIT of a page of a conversation's messages in
+    order of `key` (seq or version), bounded from below when `above` and from
+    above when `below`; its parameters are page_parameters'."""
     messages = quote(Message._meta.db_table)
     conditions = [f"{messages}.{quote('conversation_id')} = %s"]
-    params: list[int] = [conversation_id]
-    for bound, operator in ((above, ">"), (below, "<")):
-        if bound is not None:
+    for bounded, operator in ((above, ">"), (below, "<")):
+        if bounded:
             conditions.append(f"{messages}.{quote(key)} {operator} %s")
-            params.append(bound)
     order = f"{messages}.{quote(key)} {'DESC' if descending else 'ASC'}"
-    return f"WHERE {' AND '.join(conditions)} ORDER BY {order} LIMIT %s", params
+    return f"WHERE {' AND '.join(conditions)} ORDER BY {order} LIMIT %s"
+
+
+def page_parameters(
+    conversation_id: int, above: int | None, below: int | None, limit: int
+) -> list[int]:
+    """The parameters of page_bounds' SQL for these bounds."""
+    return [conversation_id, *(bound for bound in (above, below) if bound is not None), limit]
 
 
 @dataclass(frozen=True)
@@ -133,7 +131,8 @@ def column_sql(quote, column) -> str:
     return f"{quote(column.alias)}.{quote(column.target.column)}"
 
 
-def page_columns(joins: list[str]) -> PageColumns:
+@cache
+def page_columns(joins: tuple[str, ...]) -> PageColumns:
     return PageColumns(
         own=[field.get_col(Message._meta.db_table) for field in Message._meta.concrete_fields],
         flags=[has_rows_of(model) for model, _ in SHAPE_PRESENCE.values()],
@@ -147,7 +146,7 @@ def page_columns(joins: list[str]) -> PageColumns:
     )
 
 
-def page_joins(quote, joins: list[str]) -> str:
+def page_joins(quote, joins: tuple[str, ...]) -> str:
     """The messages table LEFT OUTER JOINed to each relation of `joins` under
     its PAGE_JOINS alias."""
     messages = quote(Message._meta.db_table)
@@ -161,11 +160,20 @@ def page_joins(quote, joins: list[str]) -> str:
     return " ".join(tables)
 
 
-def page_models(database: str, columns: PageColumns, rows: list) -> list[Message]:
-    """The rows of `columns` as models, each flagged with SHAPE_PRESENCE and
-    with its joined relations cached, through Django's own converters."""
+@cache
+def page_converters(database: str, joins: tuple[str, ...]) -> dict:
+    """Django's converters of page_columns(joins), by position, for rows of `database`."""
     compiler = Message.objects.all().query.get_compiler(database)
-    converters = compiler.get_converters(columns.all)
+    return compiler.get_converters(page_columns(joins).all)
+
+
+def page_models(database: str, joins: tuple[str, ...], rows: list) -> list[Message]:
+    """The rows of page_columns(joins) as models, each flagged with
+    SHAPE_PRESENCE and with its joined relations cached, through Django's own
+    converters."""
+    columns = page_columns(joins)
+    compiler = Message.objects.all().query.get_compiler(database)
+    converters = page_converters(database, joins)
     if converters:
         rows = compiler.apply_converters(rows, converters)
     own_names = [column.target.attname for column in columns.own]
@@ -212,17 +220,30 @@ def page_rows(
     the ORM for every page was a fifth of a history page's CPU
     (docs/performance.md "History pages")."""
     database = router.db_for_read(Message)
-    quote = connections[database].ops.quote_name
-    joins = ["reply_to", "sender"] if with_senders else ["reply_to"]
-    columns = page_columns(joins)
-    bounds, params = page_bounds(
-        quote, conversation_id, key=key, above=above, below=below, descending=descending
+    joins = ("reply_to", "sender") if with_senders else ("reply_to",)
+    sql = page_statement(
+        database,
+        joins,
+        key=key,
+        above=above is not None,
+        below=below is not None,
+        descending=descending,
     )
-    sql = f"SELECT {', '.join(columns.sql(quote))} FROM {page_joins(quote, joins)} {bounds}"
     with connections[database].cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
+        cursor.execute(sql, page_parameters(conversation_id, above, below, limit))
         rows = cursor.fetchall()
-    return page_models(database, columns, rows)
+    return page_models(database, joins, rows)
+
+
+@cache
+def page_statement(
+    database: str, joins: tuple[str, ...], *, key: str, above: bool, below: bool, descending: bool
+) -> str:
+    """page_rows' SQL (written once per process for each kind of page)."""
+    quote = connections[database].ops.quote_name
+    bounds = page_bounds(quote, key=key, above=above, below=below, descending=descending)
+    columns = ", ".join(page_columns(joins).sql(quote))
+    return f"SELECT {columns} FROM {page_joins(quote, joins)} {bounds}"
 
 
 def shaped_page(page: list[Message]) -> list[Message]:
@@ -316,8 +337,7 @@ def with_last_messages(conversations: list[Conversation]) -> list[Conversation]:
     return conversations
 
 
-@dataclass(frozen=True)
-class RenderedMessage:
+class RenderedMessage(NamedTuple):
     """A message of a page as the REST API writes it: `json`, its
     MessageSerializer shape as JSON text, and the keys pages link by."""
 
@@ -364,8 +384,36 @@ def rendered_rows(
             )
         )
         return [rendered(message, viewer_id) for message in page]
+    sql = rendered_page_statement(
+        database, key=key, above=above is not None, below=below is not None, descending=descending
+    )
+    with connections[database].cursor() as cursor:
+        cursor.execute(sql, page_parameters(conversation_id, above, below, limit))
+        rows = cursor.fetchall()
+    columns = page_columns(("reply_to",))
+    own, shape = len(columns.own), 3 + len(SHAPE_PRESENCE)
+    having_rows = [
+        (index, (*row[shape : shape + own], *row[3:shape], *row[shape + own :]))
+        for index, row in enumerate(rows)
+        if any(row[3:shape])
+    ]
+    page = [RenderedMessage(row[0], row[1], row[2]) for row in rows]
+    if having_rows:
+        models = shaped_page(page_models(database, ("reply_to",), [row for _, row in having_rows]))
+        for (index, _), message in zip(having_rows, models, strict=True):
+            page[index] = rendered(message, viewer_id)
+    return page
+
+
+@cache
+def rendered_page_statement(
+    database: str, *, key: str, above: bool, below: bool, descending: bool
+) -> str:
+    """rendered_rows' SQL on PostgreSQL (written once per process for each
+    kind of page): page_rows' bounds, each message's JSON, SHAPE_PRESENCE's
+    flags and, for a message with such rows, page_rows' columns."""
     quote = connections[database].ops.quote_name
-    columns = page_columns(["reply_to"])
+    columns = page_columns(("reply_to",))
     flags = [f"{quote('shape')}.{quote(flag)}" for flag in SHAPE_PRESENCE]
     # page_rows' columns, for a message with rows of SHAPE_PRESENCE only
     # (NULL for the others, read for nothing): it is made a model from them
@@ -376,33 +424,16 @@ def rendered_rows(
         f"CASE WHEN {' OR '.join(flags)} THEN {column_sql(quote, column)} END"
         for column in [*columns.own, *columns.joined["reply_to"]]
     ]
-    bounds, params = page_bounds(
-        quote, conversation_id, key=key, above=above, below=below, descending=descending
-    )
+    bounds = page_bounds(quote, key=key, above=above, below=below, descending=descending)
     messages = quote(Message._meta.db_table)
     presence = ", ".join(f"({flag.sql})" for flag in columns.flags)
-    sql = (
+    return (
         f"SELECT {messages}.{quote('seq')}, {messages}.{quote('version')}, "
         f"{message_json_sql(quote, Message._meta.db_table, PAGE_JOINS['reply_to'])}, "
         f"{', '.join(flags + model_columns)} "
-        f"FROM {page_joins(quote, ['reply_to'])} CROSS JOIN LATERAL (SELECT {presence} OFFSET 0) "
+        f"FROM {page_joins(quote, ('reply_to',))} CROSS JOIN LATERAL (SELECT {presence} OFFSET 0) "
         f"AS {quote('shape')} ({', '.join(quote(flag) for flag in SHAPE_PRESENCE)}) {bounds}"
     )
-    with connections[database].cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
-        rows = cursor.fetchall()
-    own, shape = len(columns.own), 3 + len(SHAPE_PRESENCE)
-    having_rows = [
-        (index, (*row[shape : shape + own], *row[3:shape], *row[shape + own :]))
-        for index, row in enumerate(rows)
-        if any(row[3:shape])
-    ]
-    page = [RenderedMessage(seq, version, document) for seq, version, document, *_ in rows]
-    if having_rows:
-        models = shaped_page(page_models(database, columns, [row for _, row in having_rows]))
-        for (index, _), message in zip(having_rows, models, strict=True):
-            page[index] = rendered(message, viewer_id)
-    return page
 
 
 def keyset_page(read, *, limit: int, before: int | None, after: int | None, around: int | None):

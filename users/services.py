@@ -4,6 +4,7 @@ import os
 import socket
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -250,6 +251,36 @@ def token_columns() -> tuple[list[Col], list[Col]]:
     )
 
 
+@dataclass(frozen=True)
+class TokenStatement:
+    """unrevoked_tokens' statement for `database` without its annotations:
+    the select list of token_columns, the tables, and Django's converters of
+    those columns (by position)."""
+
+    columns_sql: str
+    tables_sql: str
+    converters: dict
+
+
+@cache
+def token_statement(database: str) -> TokenStatement:
+    """Compiled once per process: compiling the 30-odd columns and finding
+    their converters for every request was a tenth of a history page's time
+    in its request thread (docs/performance.md "History pages")."""
+    compiler = ApiToken.objects.all().query.get_compiler(database)
+    token_columns_, user_columns = token_columns()
+    quote = connections[database].ops.quote_name
+    tokens, users = quote(ApiToken._meta.db_table), quote(User._meta.db_table)
+    user_key = quote(ApiToken._meta.get_field("user").column)
+    return TokenStatement(
+        columns_sql=", ".join(
+            compiler.compile(column)[0] for column in [*token_columns_, *user_columns]
+        ),
+        tables_sql=f"{tokens} INNER JOIN {users} ON {tokens}.{user_key} = {users}.{quote('id')}",
+        converters=compiler.get_converters([*token_columns_, *user_columns]),
+    )
+
+
 def unrevoked_tokens(hashes: set[str], annotations: Mapping[str, Expression]) -> list[ApiToken]:
     """The unrevoked tokens with these key hashes, each with its user as
     select_related("user") reads them and the annotations as attributes: one
@@ -258,6 +289,7 @@ def unrevoked_tokens(hashes: set[str], annotations: Mapping[str, Expression]) ->
     as much CPU as the rest of a history page's authentication and membership
     together (docs/performance.md "History pages")."""
     database = router.db_for_read(ApiToken)
+    statement = token_statement(database)
     query = ApiToken.objects.all().query
     compiler = query.get_compiler(database)
     token_columns_, user_columns = token_columns()
@@ -265,21 +297,25 @@ def unrevoked_tokens(hashes: set[str], annotations: Mapping[str, Expression]) ->
         annotation.resolve_expression(query, allow_joins=False)
         for annotation in annotations.values()
     ]
-    selected = [compiler.compile(column) for column in [*token_columns_, *user_columns, *extra]]
+    compiled_extra = [compiler.compile(expression) for expression in extra]
     quote = connections[database].ops.quote_name
-    tokens, users = quote(ApiToken._meta.db_table), quote(User._meta.db_table)
-    user_key = quote(ApiToken._meta.get_field("user").column)
+    tokens = quote(ApiToken._meta.db_table)
     sql = (
-        f"SELECT {', '.join(column_sql for column_sql, _ in selected)} "
-        f"FROM {tokens} INNER JOIN {users} ON {tokens}.{user_key} = {users}.{quote('id')} "
+        f"SELECT {', '.join([statement.columns_sql, *(sql for sql, _ in compiled_extra)])} "
+        f"FROM {statement.tables_sql} "
         f"WHERE {tokens}.{quote('key_hash')} IN ({', '.join(['%s'] * len(hashes))}) "
         f"AND {tokens}.{quote('revoked_at')} IS NULL"
     )
-    params = [param for _, column_params in selected for param in column_params]
+    params = [param for _, extra_params in compiled_extra for param in extra_params]
     with connections[database].cursor() as cursor:
         cursor.execute(sql, [*params, *hashes])
         rows = cursor.fetchall()
-    converters = compiler.get_converters([*token_columns_, *user_columns, *extra])
+    converters = dict(statement.converters)
+    if extra:
+        offset = len(token_columns_) + len(user_columns)
+        converters |= {
+            offset + position: found for position, found in compiler.get_converters(extra).items()
+        }
     if converters:
         rows = list(compiler.apply_converters(rows, converters))
     token_names = [column.target.attname for column in token_columns_]

@@ -128,7 +128,7 @@ CHAT_SEND_MAX_WAIT_SECONDS = env_float("CHAT_SEND_MAX_WAIT_SECONDS", 0.75)
 # one sync thread (the default on SQLite, which takes one writer at a time).
 CHAT_SEND_THREADS = env_int(
     "CHAT_SEND_THREADS",
-    1 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" else 0,
+    1 if DATABASES["default"]["ENGINE"] == "chatproject.postgres" else 0,
 )
 # A live event that reaches a socket longer than this after its commit is not
 # sent: the socket gets one `sync.needed` for the conversation instead, and

@@ -19,6 +19,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # when a read lock cannot be upgraded.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, with the pool's checkout check a poll of the socket
+    # instead of a round trip (chatproject/postgres/base.py).
+    DATABASES["default"]["ENGINE"] = "chatproject.postgres"
     # A database that does not answer (a dropped network, a host gone) fails a
     # request in seconds with a 503 (chatproject.errors) instead of hanging it
     # for the kernel's TCP timeout, minutes. tests/faults measure it.
@@ -46,7 +49,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # the most expensive part of a send (bench/fanout.py,
         # docs/performance.md). psycopg's pool hands them out instead; with
         # CONN_HEALTH_CHECKS each is checked as it is handed out, so one that
-        # died while idle (PostgreSQL restarted) is replaced, not used.
+        # died while idle (PostgreSQL restarted) is replaced, not used
+        # (chatproject.postgres.base.check_pooled_connection).
         # Connections in all: up to processes x DATABASE_POOL_MAX_SIZE.
         options["pool"] = {
             "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
