@@ -162,6 +162,25 @@ async def publish_event(groups: list[str], event: dict[str, Any]) -> None:
             return
 
 
+async def publish_together(groups: Iterable[str], frame: dict[str, Any]) -> None:
+    """From the serving loop: `frame` to each group through the loop's
+    publisher task, after what is queued already; returns once it has gone
+    out, or after CHAT_LAYER_TIMEOUT_SECONDS (the publish still goes out).
+    Each group's publish joins what is queued for that group meanwhile
+    (coalesced): the presence of the members of a conversation who come
+    online together (a reconnect storm) reaches its sockets as one
+    channel-layer message instead of one each (docs/performance.md
+    "Reconnect storm")."""
+    event = event_for(frame)
+    for group in groups:
+        enqueue_publish([group], event)
+    published = asyncio.get_running_loop().create_future()
+    enqueue_publish([], published)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(settings.CHAT_LAYER_TIMEOUT_SECONDS):
+            await published
+
+
 def publish_now(groups: Iterable[str], frame: dict[str, Any]) -> None:
     """Publish from sync code, waiting for the group_send."""
     async_to_sync(publish_async)(list(groups), frame)
@@ -193,8 +212,9 @@ def serving_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and loop.is_running() else None
 
 
-def enqueue_publish(groups: list[str], event: dict[str, Any]) -> None:
-    """On the serving loop: queue a publish for its publisher task."""
+def enqueue_publish(groups: list[str], event: dict[str, Any] | asyncio.Future) -> None:
+    """On the serving loop: queue a publish for its publisher task; or, with
+    no groups, a future it resolves once everything queued before is out."""
     loop = asyncio.get_running_loop()
     if loop not in publishers:
         queue: asyncio.Queue = asyncio.Queue()
@@ -205,7 +225,7 @@ def enqueue_publish(groups: list[str], event: dict[str, Any]) -> None:
             loop.create_task(publish_queued(queue), context=Context()),
         )
     queue = publishers[loop][0]
-    if queue.qsize() >= MAX_QUEUED_PUBLISHES:
+    if groups and queue.qsize() >= MAX_QUEUED_PUBLISHES:
         logger.error(
             "Live publish of %s dropped: %d publishes queued", event["frameType"], queue.qsize()
         )
@@ -243,11 +263,15 @@ def coalesced(publishes: list[tuple[list[str], dict[str, Any]]]) -> list[tuple[l
 
 async def publish_queued(queue: asyncio.Queue) -> None:
     while True:
-        publishes = [await queue.get()]
+        queued = [await queue.get()]
         while not queue.empty():
-            publishes.append(queue.get_nowait())
+            queued.append(queue.get_nowait())
+        publishes = [(groups, event) for groups, event in queued if groups]
         for batch in concurrent_batches(coalesced(publishes)):
             await asyncio.gather(*(publish_in_order(run) for run in batch))
+        for groups, waiting in queued:
+            if not groups and not waiting.done():
+                waiting.set_result(None)
 
 
 def concurrent_batches(

@@ -37,9 +37,11 @@ def presence_frame(user_id: int, *, online: bool, last_seen_at) -> dict[str, Any
 async def publish_presence(
     user_id: int, conversation_ids: Iterable[int], *, online: bool, last_seen_at
 ) -> None:
-    """A user came online or went offline: told to every conversation they are in."""
+    """A user came online or went offline: told to every conversation they
+    are in, with the presence of others who came online or went offline
+    meanwhile (bus.publish_together)."""
     frame = presence_frame(user_id, online=online, last_seen_at=last_seen_at)
-    await bus.publish_async([bus.conversation_group(cid) for cid in conversation_ids], frame)
+    await bus.publish_together([bus.conversation_group(cid) for cid in conversation_ids], frame)
 
 
 # Sockets whose database work at connect (or at close) is done in one hop:

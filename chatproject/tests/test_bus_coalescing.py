@@ -103,3 +103,39 @@ def test_publishes_to_distinct_conversations_go_out_side_by_side_and_barriers_al
         [["u"]],
         [["a2", "a3"]],
     ]
+
+
+async def test_presences_published_together_go_in_one_message_and_each_waits_for_it(monkeypatch):
+    """Two users' presence, published while another publish is out: one
+    message to each of their conversations, and neither publish_together
+    returns before its message has gone out."""
+    layer = get_channel_layer()
+    sent: list[tuple[str, list[str]]] = []
+    first_out = asyncio.Event()
+    release = asyncio.Event()
+
+    async def group_send(group, message):
+        sent.append((group, names(message)))
+        first_out.set()
+        await release.wait()
+
+    monkeypatch.setattr(layer, "group_send", group_send)
+    bus.enqueue_publish(["conversation.1"], event("first"))
+    await asyncio.wait_for(first_out.wait(), 5)
+    presences = [
+        asyncio.create_task(
+            bus.publish_together(
+                ["conversation.1", "conversation.2"], {"type": "presence", "name": name}
+            )
+        )
+        for name in ("alice", "bob")
+    ]
+    await asyncio.sleep(0.1)
+    assert not any(presence.done() for presence in presences)
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*presences), 5)
+    assert sent[0] == ("conversation.1", ["first"])
+    assert sorted(sent[1:]) == [
+        ("conversation.1", ["alice", "bob"]),
+        ("conversation.2", ["alice", "bob"]),
+    ]
