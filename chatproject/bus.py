@@ -98,6 +98,27 @@ async def group_discard(group: str, channel_name: str) -> None:
     await bounded(get_channel_layer().group_discard, group, channel_name)
 
 
+async def group_add_all(groups: list[str], channel_name: str) -> None:
+    """Join each group: in one round trip per Redis shard on this project's
+    layer (realtime.layer.RedisChannelLayer), one call a group on another."""
+    layer = get_channel_layer()
+    if hasattr(layer, "group_add_all"):
+        await bounded(layer.group_add_all, groups, channel_name)
+        return
+    for group in groups:
+        await bounded(layer.group_add, group, channel_name)
+
+
+async def group_discard_all(groups: list[str], channel_name: str) -> None:
+    """Leave each group, as group_add_all joins them."""
+    layer = get_channel_layer()
+    if hasattr(layer, "group_discard_all"):
+        await bounded(layer.group_discard_all, groups, channel_name)
+        return
+    for group in groups:
+        await bounded(layer.group_discard, group, channel_name)
+
+
 @contextlib.contextmanager
 def published_by(channel_name: str) -> Iterator[None]:
     """Mark what is published meanwhile (in this context) as caused by the

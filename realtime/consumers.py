@@ -223,9 +223,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.in_order = ordering.InOrder(
             self.send_live, self.missed_frames, bus.encode, opened.versions
         )
-        await self.group_add(bus.user_group(user.pk))
-        for conversation_id in self.conversation_ids:
-            await self.join(conversation_id)
+        await bus.group_add_all(self.groups_of_socket(), self.channel_name)
         await self.accept()
         heartbeat.opened(self.channel_name)
         if opened.became_online:
@@ -256,14 +254,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         restarts the clock."""
         while True:
             await asyncio.sleep(interval)
-            groups = [bus.user_group(self.user.pk)] + [
-                bus.conversation_group(cid) for cid in list(self.conversation_ids)
-            ]
             try:
-                for group in groups:
-                    await self.group_add(group)
+                await bus.group_add_all(self.groups_of_socket(), self.channel_name)
             except Exception:
                 logger.exception("Refreshing the groups of %s failed", self.channel_name)
+
+    def groups_of_socket(self) -> list[str]:
+        """The channel-layer groups this socket is in: its user's and each
+        conversation's."""
+        return [bus.user_group(self.user.pk)] + [
+            bus.conversation_group(cid) for cid in list(self.conversation_ids)
+        ]
 
     async def join(self, conversation_id: int) -> None:
         self.conversation_ids.add(conversation_id)
@@ -301,10 +302,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # Stopped first, so that it cannot join a group left below.
             self.group_refresher.cancel()
             await asyncio.gather(self.group_refresher, return_exceptions=True)
-        groups = [bus.conversation_group(cid) for cid in self.conversation_ids]
         try:
-            for group in [*groups, bus.user_group(self.user.pk)]:
-                await self.group_discard(group)
+            await bus.group_discard_all(self.groups_of_socket(), self.channel_name)
         except Exception as exc:
             logger.warning("Leaving the groups of %s failed: %s", self.channel_name, exc)
         try:

@@ -1,5 +1,5 @@
 """channels-redis's RedisChannelLayer with a group send in two round trips to
-Redis instead of four.
+Redis instead of four, and a socket's groups joined or left in one.
 
 channels-redis 4.3 sends to a group with four commands, one after another:
 ZREMRANGEBYSCORE to drop the group's expired members, ZRANGE to read them,
@@ -11,10 +11,17 @@ Same keys, same data, same capacity and expiry rules: a process with this
 class and one with the stock layer share a Redis (mixed versions during a
 deploy). The live publish was the largest part of a send's time on the
 event loop (docs/performance.md "Socket send path").
+
+group_add_all and group_discard_all join or leave several groups in one
+pipeline per Redis shard, with the commands group_add and group_discard send
+one round trip each (two for a join): a socket joins its user's group and
+every conversation's when it opens (docs/performance.md "Reconnect storm").
 """
 
 import logging
 import time
+from collections import defaultdict
+from collections.abc import Iterable
 
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
 from redis.commands.core import AsyncScript
@@ -73,3 +80,31 @@ class RedisChannelLayer(StockRedisChannelLayer):
                     len(channel_names),
                     group,
                 )
+
+    async def group_add_all(self, groups: Iterable[str], channel: str) -> None:
+        """group_add of `channel` to each of `groups`."""
+        assert self.require_valid_channel_name(channel), "Channel name not valid"
+        joined_at = time.time()
+        for index, keys in self.group_keys_by_shard(groups).items():
+            async with self.connection(index).pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.zadd(key, {channel: joined_at})
+                    pipe.expire(key, self.group_expiry)
+                await pipe.execute()
+
+    async def group_discard_all(self, groups: Iterable[str], channel: str) -> None:
+        """group_discard of `channel` from each of `groups`."""
+        assert self.require_valid_channel_name(channel), "Channel name not valid"
+        for index, keys in self.group_keys_by_shard(groups).items():
+            async with self.connection(index).pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.zrem(key, channel)
+                await pipe.execute()
+
+    def group_keys_by_shard(self, groups: Iterable[str]) -> dict[int, list[str]]:
+        """The groups' keys by the index of the Redis shard that holds them."""
+        by_shard: dict[int, list[str]] = defaultdict(list)
+        for group in groups:
+            assert self.require_valid_group_name(group), "Group name not valid"
+            by_shard[self.consistent_hash(group)].append(self._group_key(group))
+        return by_shard

@@ -78,3 +78,28 @@ async def test_expired_members_leave_the_group(config):
     await layer.group_send("room", {"type": "chat.event"})
     assert await connection.zrange(layer._group_key("room"), 0, -1) == [channel.encode()]
     await layer.flush()
+
+
+async def test_groups_joined_and_left_together_are_as_joined_one_by_one(config, redis_url):
+    """group_add_all writes what group_add does (the stock layer's group
+    send reaches the channel, the keys expire after group_expiry) across two
+    shards, and group_discard_all leaves every group."""
+    shards = config | {"hosts": [redis_url, redis_url.rsplit("/", 1)[0] + "/15"]}
+    ours, stock = RedisChannelLayer(**shards), StockRedisChannelLayer(**shards)
+    groups = [f"room{n}" for n in range(20)]
+    assert len({ours.consistent_hash(group) for group in groups}) == 2, "one shard only"
+    channel = await ours.new_channel()
+    await ours.group_add_all(groups, channel)
+    for group in groups:
+        key = ours._group_key(group)
+        connection = ours.connection(ours.consistent_hash(group))
+        assert await connection.zrange(key, 0, -1) == [channel.encode()]
+        assert 0 < await connection.ttl(key) <= ours.group_expiry
+        await stock.group_send(group, {"type": "chat.event", "group": group})
+        assert (await asyncio.wait_for(ours.receive(channel), 5))["group"] == group
+
+    await ours.group_discard_all(groups, channel)
+    for group in groups:
+        connection = ours.connection(ours.consistent_hash(group))
+        assert await connection.zcard(ours._group_key(group)) == 0
+    await ours.flush()
