@@ -185,7 +185,8 @@ async def publish_event(groups: list[str], event: dict[str, Any]) -> None:
 
 async def publish_together(groups: Iterable[str], frame: dict[str, Any]) -> None:
     """From the serving loop: `frame` to each group through the loop's
-    publisher task, after what is queued already; returns once it has gone
+    presence publisher (its "presence" lane), after what is queued there
+    already; returns once it has gone
     out, or after CHAT_LAYER_TIMEOUT_SECONDS (the publish still goes out).
     Each group's publish joins what is queued for that group meanwhile
     (coalesced): the presence of the members of a conversation who come
@@ -194,9 +195,9 @@ async def publish_together(groups: Iterable[str], frame: dict[str, Any]) -> None
     "Reconnect storm")."""
     event = event_for(frame)
     for group in groups:
-        enqueue_publish([group], event)
+        enqueue_publish([group], event, lane="presence")
     published = asyncio.get_running_loop().create_future()
-    enqueue_publish([], published)
+    enqueue_publish([], published, lane="presence")
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(settings.CHAT_LAYER_TIMEOUT_SECONDS):
             await published
@@ -218,8 +219,12 @@ def publish_now(groups: Iterable[str], frame: dict[str, Any]) -> None:
 # Past MAX_QUEUED_PUBLISHES (Redis hangs, or far too many sends) a publish
 # is dropped and logged: clients catch up with sync.
 MAX_QUEUED_PUBLISHES = 10_000
-# Per serving loop: its queue and the publisher task draining it.
-publishers: "WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[asyncio.Queue, asyncio.Task]]" = (
+# Per serving loop, by lane: a queue and the publisher task draining it.
+# Chat events go in the "events" lane; presence in a lane of its own
+# (publish_together), so that a message never waits behind the presence of a
+# storm's thousands of sockets.
+Publisher = tuple[asyncio.Queue, asyncio.Task]
+publishers: "WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Publisher]]" = (
     WeakKeyDictionary()
 )
 
@@ -233,19 +238,20 @@ def serving_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and loop.is_running() else None
 
 
-def enqueue_publish(groups: list[str], event: dict[str, Any] | asyncio.Future) -> None:
-    """On the serving loop: queue a publish for its publisher task; or, with
-    no groups, a future it resolves once everything queued before is out."""
+def enqueue_publish(
+    groups: list[str], event: dict[str, Any] | asyncio.Future, *, lane: str = "events"
+) -> None:
+    """On the serving loop: queue a publish for the publisher task of `lane`;
+    or, with no groups, a future it resolves once everything queued in the
+    lane before is out."""
     loop = asyncio.get_running_loop()
-    if loop not in publishers:
+    lanes = publishers.setdefault(loop, {})
+    if lane not in lanes:
         queue: asyncio.Queue = asyncio.Queue()
         # In a context of its own, not the one of the request or socket whose
         # publish started it: that one ends with it (chatproject.asgi).
-        publishers[loop] = (
-            queue,
-            loop.create_task(publish_queued(queue), context=Context()),
-        )
-    queue = publishers[loop][0]
+        lanes[lane] = (queue, loop.create_task(publish_queued(queue), context=Context()))
+    queue = lanes[lane][0]
     if groups and queue.qsize() >= MAX_QUEUED_PUBLISHES:
         logger.error(
             "Live publish of %s dropped: %d publishes queued", event["frameType"], queue.qsize()

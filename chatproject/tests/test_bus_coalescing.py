@@ -139,3 +139,30 @@ async def test_presences_published_together_go_in_one_message_and_each_waits_for
         ("conversation.1", ["alice", "bob"]),
         ("conversation.2", ["alice", "bob"]),
     ]
+
+
+async def test_a_chat_event_does_not_wait_behind_presence(monkeypatch):
+    layer = get_channel_layer()
+    sent: list[str] = []
+    presence_out = asyncio.Event()
+    release = asyncio.Event()
+
+    async def group_send(group, message):
+        sent.append(names(message)[0])
+        if message["frameType"] == "presence":
+            presence_out.set()
+            await release.wait()
+
+    monkeypatch.setattr(layer, "group_send", group_send)
+    presence = asyncio.create_task(
+        bus.publish_together(["conversation.1"], {"type": "presence", "name": "alice"})
+    )
+    await asyncio.wait_for(presence_out.wait(), 5)
+    bus.enqueue_publish(["conversation.1"], event("message"))
+    for _ in range(100):
+        if "message" in sent:
+            break
+        await asyncio.sleep(0.01)
+    assert sent == ["alice", "message"]
+    release.set()
+    await asyncio.wait_for(presence, 5)
