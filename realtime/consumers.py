@@ -361,6 +361,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except CredentialGone:
             await self.close_for_credential()
         except Exception as exc:
+            if client_gone(exc):
+                # Its answer is for a socket that has just closed: nothing to tell.
+                logger.info("Socket %s closed by its client", self.channel_name)
+                return
             # As over REST: a refusal, bad input, the database down (503)...
             description = describe(exc)
             if description is None:
