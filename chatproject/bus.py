@@ -99,24 +99,26 @@ async def group_discard(group: str, channel_name: str) -> None:
 
 
 async def group_add_all(groups: list[str], channel_name: str) -> None:
-    """Join each group: in one round trip per Redis shard on this project's
-    layer (realtime.layer.RedisChannelLayer), one call a group on another."""
-    layer = get_channel_layer()
-    if hasattr(layer, "group_add_all"):
-        await bounded(layer.group_add_all, groups, channel_name)
-        return
-    for group in groups:
-        await bounded(layer.group_add, group, channel_name)
+    """Join each group (in_each_group)."""
+    await in_each_group("group_add", groups, channel_name)
 
 
 async def group_discard_all(groups: list[str], channel_name: str) -> None:
-    """Leave each group, as group_add_all joins them."""
+    """Leave each group (in_each_group)."""
+    await in_each_group("group_discard", groups, channel_name)
+
+
+async def in_each_group(call: str, groups: list[str], channel_name: str) -> None:
+    """The layer's `call` (group_add or group_discard) of the channel for each
+    group: in one round trip per Redis shard on this project's layer (its
+    `<call>_all`, realtime.layer.RedisChannelLayer), a call a group on another."""
     layer = get_channel_layer()
-    if hasattr(layer, "group_discard_all"):
-        await bounded(layer.group_discard_all, groups, channel_name)
+    together = getattr(layer, f"{call}_all", None)
+    if together is not None:
+        await bounded(together, groups, channel_name)
         return
     for group in groups:
-        await bounded(layer.group_discard, group, channel_name)
+        await bounded(getattr(layer, call), group, channel_name)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ a publish to a user group."""
 
 import asyncio
 import json
+from dataclasses import dataclass, field
 
 from channels.layers import get_channel_layer
 
@@ -17,6 +18,30 @@ def event(name: str) -> dict:
 def names(message: dict) -> list[str]:
     events = message["events"] if message["type"] == bus.EVENTS_HANDLER else [message]
     return [json.loads(e["frame"])["name"] for e in events]
+
+
+@dataclass
+class HeldLayer:
+    """The layer's group_send replaced: each message recorded as (group, its
+    events' names), and held until `release` is set when `holds(message)`;
+    `held` is set once one is."""
+
+    sent: list[tuple[str, list[str]]] = field(default_factory=list)
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def holding_group_send(monkeypatch, holds=lambda message: True) -> HeldLayer:
+    layer = HeldLayer()
+
+    async def group_send(group, message):
+        layer.sent.append((group, names(message)))
+        if holds(message):
+            layer.held.set()
+            await layer.release.wait()
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", group_send)
+    return layer
 
 
 def test_a_conversation_groups_events_go_together_at_the_first_ones_place():
@@ -63,27 +88,17 @@ def test_a_run_is_cut_at_the_most_events_one_message_carries():
 
 
 async def test_what_queues_while_a_publish_is_out_goes_in_one_message_per_group(monkeypatch):
-    layer = get_channel_layer()
-    sent: list[tuple[str, list[str]]] = []
-    first_out = asyncio.Event()
-    release = asyncio.Event()
-
-    async def group_send(group, message):
-        sent.append((group, names(message)))
-        first_out.set()
-        await release.wait()
-
-    monkeypatch.setattr(layer, "group_send", group_send)
+    layer = holding_group_send(monkeypatch)
     bus.enqueue_publish(["conversation.1"], event("first"))
-    await asyncio.wait_for(first_out.wait(), 5)
+    await asyncio.wait_for(layer.held.wait(), 5)
     for name in ("second", "third", "fourth"):  # queued while "first" is out
         bus.enqueue_publish(["conversation.1"], event(name))
-    release.set()
+    layer.release.set()
     for _ in range(100):
-        if len(sent) == 2:
+        if len(layer.sent) == 2:
             break
         await asyncio.sleep(0.01)
-    assert sent == [
+    assert layer.sent == [
         ("conversation.1", ["first"]),
         ("conversation.1", ["second", "third", "fourth"]),
     ]
@@ -109,19 +124,9 @@ async def test_presences_published_together_go_in_one_message_and_each_waits_for
     """Two users' presence, published while another publish is out: one
     message to each of their conversations, and neither publish_together
     returns before its message has gone out."""
-    layer = get_channel_layer()
-    sent: list[tuple[str, list[str]]] = []
-    first_out = asyncio.Event()
-    release = asyncio.Event()
-
-    async def group_send(group, message):
-        sent.append((group, names(message)))
-        first_out.set()
-        await release.wait()
-
-    monkeypatch.setattr(layer, "group_send", group_send)
+    layer = holding_group_send(monkeypatch)
     bus.enqueue_publish(["conversation.1"], event("first"))
-    await asyncio.wait_for(first_out.wait(), 5)
+    await asyncio.wait_for(layer.held.wait(), 5)
     presences = [
         asyncio.create_task(
             bus.publish_together(
@@ -132,37 +137,26 @@ async def test_presences_published_together_go_in_one_message_and_each_waits_for
     ]
     await asyncio.sleep(0.1)
     assert not any(presence.done() for presence in presences)
-    release.set()
+    layer.release.set()
     await asyncio.wait_for(asyncio.gather(*presences), 5)
-    assert sent[0] == ("conversation.1", ["first"])
-    assert sorted(sent[1:]) == [
+    assert layer.sent[0] == ("conversation.1", ["first"])
+    assert sorted(layer.sent[1:]) == [
         ("conversation.1", ["alice", "bob"]),
         ("conversation.2", ["alice", "bob"]),
     ]
 
 
 async def test_a_chat_event_does_not_wait_behind_presence(monkeypatch):
-    layer = get_channel_layer()
-    sent: list[str] = []
-    presence_out = asyncio.Event()
-    release = asyncio.Event()
-
-    async def group_send(group, message):
-        sent.append(names(message)[0])
-        if message["frameType"] == "presence":
-            presence_out.set()
-            await release.wait()
-
-    monkeypatch.setattr(layer, "group_send", group_send)
+    layer = holding_group_send(monkeypatch, lambda message: message["frameType"] == "presence")
     presence = asyncio.create_task(
         bus.publish_together(["conversation.1"], {"type": "presence", "name": "alice"})
     )
-    await asyncio.wait_for(presence_out.wait(), 5)
+    await asyncio.wait_for(layer.held.wait(), 5)
     bus.enqueue_publish(["conversation.1"], event("message"))
     for _ in range(100):
-        if "message" in sent:
+        if len(layer.sent) == 2:
             break
         await asyncio.sleep(0.01)
-    assert sent == ["alice", "message"]
-    release.set()
+    assert layer.sent == [("conversation.1", ["alice"]), ("conversation.1", ["message"])]
+    layer.release.set()
     await asyncio.wait_for(presence, 5)
