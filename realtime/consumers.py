@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from chatproject import bus, throttling
+from chatproject.concurrency import LoopGate
 from chatproject.errors import Conflict, Description, NotFound, PermissionDenied, describe
 from messaging import events
 from realtime import layer_guard, ordering
@@ -85,6 +86,12 @@ def client_gone(exc: BaseException) -> bool:
     bug. (uvicorn raises an OSError there: an infrastructure failure.)"""
     kind = type(exc)
     return kind.__module__.startswith("autobahn") and kind.__name__ == "Disconnected"
+
+
+# Sync pages read from the database at once per process: a client asking
+# for a long history takes turns with everyone else's requests on the
+# process's one sync thread instead of queueing page after page ahead of them.
+sync_reads = LoopGate(1)
 
 
 class SyncInProgress(Conflict):
@@ -502,10 +509,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         more = True
         while more:
             started = time.monotonic()
-            frames, more = await changes_page(
-                self.user, self.credential, conversation_id, since_version
-            )
-            await self.send_frames(conversation_id, frames)
+            async with sync_reads():
+                frames, more = await changes_page(
+                    self.user, self.credential, conversation_id, since_version
+                )
+                await self.send_frames(conversation_id, frames)
             if frames:
                 since_version = frames[-1]["version"]
             if more:

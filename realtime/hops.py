@@ -15,12 +15,11 @@ from django.conf import settings
 from django.db import connections
 
 from chatproject import bus, throttling
-from chatproject.errors import DomainError, Unavailable
+from chatproject.errors import Unavailable
 from conversations import selectors as conversation_selectors
 from conversations import services as conversation_services
 from conversations.models import Conversation
 from messaging import events, selectors, services
-from realtime.presence import Batched
 from users.credentials import SocketCredential
 
 SYNC_PAGE = 100
@@ -187,7 +186,8 @@ def read_from_socket(user, credential: SocketCredential, data: dict) -> None:
 database_check_credential = database_sync_to_async(require_credential)
 
 
-def read_changes_page(
+@database_sync_to_async
+def changes_page(
     user, credential: SocketCredential, conversation_id: int, since_version: int
 ) -> tuple[list[dict], bool]:
     """One page (SYNC_PAGE) of the changes after `since_version`, and whether
@@ -197,37 +197,3 @@ def read_changes_page(
     conversation_selectors.membership_for(user, conversation_id)
     changed, more = selectors.changes_since(conversation_id, since_version, limit=SYNC_PAGE)
     return [events.message_frame(events.change_type(m), m) for m in changed], more
-
-
-def read_changes_pages(requests: list[tuple]) -> list[tuple[list[dict], bool] | Exception]:
-    """read_changes_page of each request (its arguments), in one hop: a
-    request refused (its credential gone, its user not a member) has the
-    refusal as its outcome, and the others are read."""
-    outcomes: list[tuple[list[dict], bool] | Exception] = []
-    for request in requests:
-        try:
-            outcomes.append(read_changes_page(*request))
-        except (CredentialGone, DomainError) as refusal:
-            outcomes.append(refusal)
-    return outcomes
-
-
-# The sync pages asked for while the hop before ran, read in one hop: after
-# a reconnect storm every socket syncs, and one hop a page (one page read at a
-# time per process) queued 5,000 syncs behind each other and the connects
-# (docs/performance.md "Reconnect storm"). A socket asks for its next page
-# once it has sent the last, so a long sync takes one page a hop, as
-# everyone else's. Bounded: a hop of SYNC_BATCH pages holds the sync thread
-# for a few tens of milliseconds.
-SYNC_BATCH = 20
-changes_pages = Batched(read_changes_pages, limit=SYNC_BATCH)
-
-
-async def changes_page(
-    user, credential: SocketCredential, conversation_id: int, since_version: int
-) -> tuple[list[dict], bool]:
-    """read_changes_page, with the pages other sockets ask for meanwhile."""
-    outcome = await changes_pages((user, credential, conversation_id, since_version))
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
