@@ -260,6 +260,8 @@ class TokenStatement:
     columns_sql: str
     tables_sql: str
     converters: dict
+    token_names: list[str]
+    user_names: list[str]
 
 
 @cache
@@ -278,6 +280,8 @@ def token_statement(database: str) -> TokenStatement:
         ),
         tables_sql=f"{tokens} INNER JOIN {users} ON {tokens}.{user_key} = {users}.{quote('id')}",
         converters=compiler.get_converters([*token_columns_, *user_columns]),
+        token_names=[column.target.attname for column in token_columns_],
+        user_names=[column.target.attname for column in user_columns],
     )
 
 
@@ -292,7 +296,7 @@ def unrevoked_tokens(hashes: set[str], annotations: Mapping[str, Expression]) ->
     statement = token_statement(database)
     query = ApiToken.objects.all().query
     compiler = query.get_compiler(database)
-    token_columns_, user_columns = token_columns()
+    token_names, user_names = statement.token_names, statement.user_names
     extra = [
         annotation.resolve_expression(query, allow_joins=False)
         for annotation in annotations.values()
@@ -312,14 +316,12 @@ def unrevoked_tokens(hashes: set[str], annotations: Mapping[str, Expression]) ->
         rows = cursor.fetchall()
     converters = dict(statement.converters)
     if extra:
-        offset = len(token_columns_) + len(user_columns)
+        offset = len(token_names) + len(user_names)
         converters |= {
             offset + position: found for position, found in compiler.get_converters(extra).items()
         }
     if converters:
         rows = list(compiler.apply_converters(rows, converters))
-    token_names = [column.target.attname for column in token_columns_]
-    user_names = [column.target.attname for column in user_columns]
     found = []
     for row in rows:
         token = ApiToken.from_db(database, token_names, row[: len(token_names)])
